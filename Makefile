@@ -1,0 +1,52 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   install, ingest the bundled sample, print a search, serve the web UI
+#   make test   install (with dev tools and Debian's chromium), lint, type-check, test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOME_DIR ?= $(CURDIR)/.newsdesk-demo
+PORT ?= 8000
+
+.PHONY: install dev demo test lint typecheck pytest browser bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+demo: install
+	$(BIN)/newsdesk --home "$(HOME_DIR)" demo --port $(PORT)
+
+# Browser tests drive Debian's chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
+
+lint: dev
+	$(BIN)/ruff check src tests bench
+
+typecheck: dev
+	$(BIN)/mypy
+
+pytest: dev browser
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache "$(HOME_DIR)"

@@ -1,0 +1,374 @@
+"""The ``newsdesk`` command: a thin layer over :class:`newsdesk.engine.Engine`.
+
+Results go to stdout (``--json`` for machines), progress and logs to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from newsdesk import __version__
+from newsdesk.config import SORTS, Settings, load_settings
+from newsdesk.engine import Engine, IngestReport, open_engine
+from newsdesk.errors import NewsdeskError
+from newsdesk.models import Hit, IngestResult, Summary
+from newsdesk.search import SearchRequest
+from newsdesk.views import document_json, search_json
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class _State:
+    def __init__(self, home: str | None, debug: bool) -> None:
+        self.home = home
+        self.debug = debug
+
+    def settings(self, **overrides: Any) -> Settings:
+        return load_settings(self.home, overrides)
+
+
+def _handle_errors(fn: F) -> F:
+    """Library errors become one line on stderr and exit code 1 (tracebacks with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NewsdeskError as exc:
+            ctx = click.get_current_context()
+            if ctx.find_object(_State) and ctx.find_object(_State).debug:  # type: ignore[union-attr]
+                raise
+            err.print(Text(f"error: {exc}", style="bold red"))
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="newsdesk")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=str),
+    envvar="NEWSDESK_HOME",
+    help="Folder holding the database and indexes [env NEWSDESK_HOME; default: per-user data folder].",
+)
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
+    """Follow a topic across the news: ingest articles, search them in Chinese or
+    English, read structured summaries whose every bullet cites its source paragraphs.
+
+    Everything runs offline on this machine; nothing is downloaded.
+    """
+    ctx.obj = _State(home, debug)
+
+
+# -- ingest ------------------------------------------------------------------------------
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+def _run_ingest(engine: Engine, paths: list[Path] | None) -> IngestReport:
+    with _progress() as progress:
+        task = progress.add_task("ingesting", total=None)
+
+        def tick(result: IngestResult) -> None:
+            progress.advance(task)
+
+        if paths is None:
+            return engine.ingest_sample(tick)
+        return engine.ingest_paths(paths, tick)
+
+
+def _report_table(report: IngestReport) -> Table:
+    table = Table(title="ingest", show_header=True)
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    for outcome, count in report.counts.items():
+        table.add_row(outcome, str(count))
+    table.add_row("indexed", str(report.indexed))
+    return table
+
+
+def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
+    problems = report.problems
+    if failures is not None:
+        with failures.open("w", encoding="utf-8") as fh:
+            for r in problems:
+                fh.write(json.dumps({"origin": r.origin, "outcome": r.outcome, "reason": r.reason},
+                                    ensure_ascii=False) + "\n")
+    if as_json:
+        _print_json(
+            {
+                "counts": report.counts,
+                "indexed": report.indexed,
+                "problems": [
+                    {"origin": r.origin, "outcome": r.outcome, "reason": r.reason} for r in problems
+                ],
+                "duplicates": [
+                    {"origin": r.origin, "id": r.doc_id, "duplicate_of": r.duplicate_of}
+                    for r in report.results
+                    if r.outcome == "duplicate"
+                ],
+            }
+        )
+        return
+    for r in problems[:20]:
+        err.print(Text(f"{r.outcome}: {r.origin}: {r.reason}", style="yellow"))
+    if len(problems) > 20:
+        err.print(f"... and {len(problems) - 20} more (use --failures FILE to keep them all)")
+    err.print(_report_table(report))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option(
+    "--failures",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every failed or skipped input (origin, reason) to this JSONL file.",
+)
+@click.pass_obj
+@_handle_errors
+def ingest(state: _State, paths: tuple[Path, ...], as_json: bool, failures: Path | None) -> None:
+    """Ingest files and folders: JSONL (one document per line), HTML, text, Markdown.
+
+    A JSONL line has "title" and a body ("paragraphs", "text" or "html"), and may
+    have "id", "url", "source", "published_at" (ISO 8601), "lang", "category".
+    Re-ingesting the same document changes nothing; bad lines are reported with
+    their line number and the rest are ingested.
+    """
+    with open_engine(state.settings()) as engine:
+        report = _run_ingest(engine, list(paths))
+    _report(report, as_json, failures)
+
+
+# -- search ------------------------------------------------------------------------------
+def _fmt_time(hit_time: Any) -> str:
+    return hit_time.strftime("%Y-%m-%d %H:%M") if hit_time else "undated"
+
+
+def _print_summary(summary: Summary | None, indent: str = "  ") -> None:
+    if summary is None:
+        out.print(Text(f"{indent}(no summary)", style="dim"))
+        return
+    for section in summary.sections:
+        out.print(Text(f"{indent}{section.title}", style="bold"))
+        for bullet in section.bullets:
+            cites = "".join(f"[{c}]" for c in bullet.citations)
+            line = Text(f"{indent}- ")
+            line.append(bullet.text)
+            line.append(f" {cites}", style="cyan")
+            out.print(line)
+    dropped = summary.verification.dropped
+    if dropped:
+        out.print(Text(f"{indent}({len(dropped)} bullet(s) dropped by verification)", style="yellow"))
+
+
+def _print_hit(i: int, hit: Hit) -> None:
+    doc = hit.document
+    out.print(Text(f"{i}. {doc.title}", style="bold"))
+    meta = f"   {doc.source or 'unknown source'} · {_fmt_time(doc.published_at)} · id {doc.id}"
+    if hit.duplicates:
+        meta += f" · {len(hit.duplicates)} other source(s): " + ", ".join(
+            d.source or d.id for d in hit.duplicates
+        )
+    out.print(Text(meta, style="dim"))
+    _print_summary(hit.summary, indent="   ")
+    out.print()
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("query")
+@click.option("--sort", type=click.Choice(SORTS), default=None,
+              help="newest: the relevant documents, newest first (default); relevance: best first.")
+@click.option("--limit", type=click.IntRange(1, 100), default=None, help="Results per page [10].")
+@click.option("--offset", type=click.IntRange(0), default=0, help="Skip this many results.")
+@click.option("--since", help="Only documents published on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only documents published on or before this date (YYYY-MM-DD).")
+@click.option("--lang", "langs", multiple=True, help="Only this language (zh, en); repeatable.")
+@click.option("--source", "sources", multiple=True, help="Only this source; repeatable.")
+@click.option("--category", "categories", multiple=True, help="Only this category; repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.pass_obj
+@_handle_errors
+def search(
+    state: _State,
+    query: str,
+    sort: str | None,
+    limit: int | None,
+    offset: int,
+    since: str | None,
+    until: str | None,
+    langs: tuple[str, ...],
+    sources: tuple[str, ...],
+    categories: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Search for QUERY (Chinese or English). Supports "exact phrases", -excluded, OR."""
+    settings = state.settings()
+    request = SearchRequest(
+        query=query,
+        sort=sort or settings.default_sort,
+        limit=limit or settings.default_limit,
+        offset=offset,
+        since=since,
+        until=until,
+        langs=langs,
+        sources=sources,
+        categories=categories,
+    )
+    with open_engine(settings) as engine:
+        results = engine.search(request)
+    if as_json:
+        _print_json(search_json(results))
+        return
+    err.print(f"{results.total} relevant result(s) for {query!r}, sorted by {results.sort}")
+    for i, hit in enumerate(results.hits, start=1 + offset):
+        _print_hit(i, hit)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("doc_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the document as JSON.")
+@click.pass_obj
+@_handle_errors
+def show(state: _State, doc_id: str, as_json: bool) -> None:
+    """Show a document with its numbered paragraphs and its summary."""
+    with open_engine(state.settings()) as engine:
+        doc = engine.document(doc_id)
+        summary = engine.summary(doc_id)
+        others = engine.other_sources(doc)
+    if as_json:
+        _print_json(document_json(doc, summary, others))
+        return
+    out.print(Text(doc.title, style="bold"))
+    out.print(Text(f"{doc.source} · {_fmt_time(doc.published_at)} · {doc.url}", style="dim"))
+    if others:
+        out.print(Text("Also published by: " + ", ".join(o.source or o.id for o in others), style="dim"))
+    out.print()
+    _print_summary(summary)
+    out.print()
+    for p in doc.paragraphs:
+        out.print(Text(f"[{p.n}] {p.text}"))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+@_handle_errors
+def status(state: _State, as_json: bool) -> None:
+    """How many documents are stored, indexed and summarized, and where."""
+    with open_engine(state.settings()) as engine:
+        info = engine.status()
+    if as_json:
+        _print_json(info)
+        return
+    for key, value in info.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        out.print(Text(f"{key:>15}: {value}"))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+@click.pass_obj
+@_handle_errors
+def config(state: _State, as_json: bool) -> None:
+    """Print the effective settings (defaults < config.toml < NEWSDESK_* env < flags)."""
+    data = state.settings().to_json()
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        out.print(Text(f"{key} = {value!r}"))
+
+
+@cli.group(context_settings=CONTEXT)
+def index() -> None:
+    """Manage the search index (derived from the database, rebuildable at any time)."""
+
+
+@index.command("rebuild", context_settings=CONTEXT)
+@click.pass_obj
+@_handle_errors
+def index_rebuild(state: _State) -> None:
+    """Drop the search index and build it again from the database."""
+    with open_engine(state.settings()) as engine, _progress() as progress:
+        task = progress.add_task("indexing", total=engine.store.count_documents())
+        n = engine.rebuild_index(lambda k: progress.advance(task, k))
+    err.print(f"indexed {n} document(s)")
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn  # local import: only the serving commands need the ASGI server
+
+    from newsdesk.web.app import create_app
+
+    err.print(f"serving on http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [8000].")
+@click.pass_obj
+@_handle_errors
+def serve(state: _State, host: str | None, port: int | None) -> None:
+    """Serve the web UI and the JSON API."""
+    _serve(state.settings(host=host, port=port))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--query", default="技术主权", show_default=True, help="The sample search to print.")
+@click.option("--serve/--no-serve", "do_serve", default=True, help="Start the web UI afterwards.")
+@click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [8000].")
+@click.pass_obj
+@_handle_errors
+def demo(state: _State, query: str, do_serve: bool, host: str | None, port: int | None) -> None:
+    """Ingest the bundled sample corpus, print a sample search, then serve the web UI.
+
+    The sample is illustrative text written by the newsdesk project, not real news.
+    """
+    settings = state.settings(host=host, port=port)
+    with open_engine(settings) as engine:
+        report = _run_ingest(engine, None)
+        err.print(_report_table(report))
+        results = engine.search(query)
+    err.print(f"{results.total} relevant result(s) for {query!r}, newest first")
+    for i, hit in enumerate(results.hits[:5], start=1):
+        _print_hit(i, hit)
+    if do_serve:
+        _serve(settings)
+
+
+def main() -> None:
+    cli(prog_name="newsdesk")

@@ -1,0 +1,230 @@
+"""BM25 lexical index on tantivy, fed with pre-tokenized text.
+
+Chinese is segmented by jieba-rs and English folded by :func:`newsdesk.text.tokenize`
+before it reaches tantivy, whose ``whitespace`` tokenizer then only splits on spaces,
+so the index and the query always agree on what a term is.
+
+The index is derived data. The store records the last document revision the index
+holds (its watermark); :meth:`LexicalIndex.catch_up` indexes every later revision,
+deleting any earlier copy of a document first, so re-running after a crash is safe.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from newsdesk.errors import SearchIndexError
+from newsdesk.store.sqlite import IndexRow, SQLiteStore
+from newsdesk.text import tokenize
+
+NAME = "lexical"
+# Anything that changes which terms a document produces belongs here: a mismatch
+# with the parameters saved beside the index forces a rebuild.
+PARAMS: dict[str, Any] = {"engine": "tantivy", "tokenizer": "rjieba-search+plural-fold", "v": 1}
+TITLE_BOOST = 2.0
+_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalQuery:
+    """A parsed query: terms to score, phrases that must match, terms to exclude, filters."""
+
+    terms: tuple[str, ...] = ()
+    phrases: tuple[tuple[str, ...], ...] = ()
+    excluded: tuple[str, ...] = ()
+    since_ts: int | None = None
+    until_ts: int | None = None
+    langs: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.terms and not self.phrases
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalHit:
+    id: str
+    score: float
+
+
+def _schema() -> Any:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=True, tokenizer_name="raw")
+    sb.add_text_field("title", stored=False, tokenizer_name="whitespace")
+    sb.add_text_field("body", stored=False, tokenizer_name="whitespace")
+    sb.add_text_field("lang", stored=False, tokenizer_name="raw")
+    sb.add_text_field("source", stored=False, tokenizer_name="raw")
+    sb.add_text_field("category", stored=False, tokenizer_name="raw")
+    sb.add_integer_field("ts", stored=False, indexed=True, fast=True)
+    return sb.build()
+
+
+class LexicalIndex:
+    """A tantivy index in ``path``, kept in step with a :class:`SQLiteStore`."""
+
+    def __init__(self, path: Path, store: SQLiteStore) -> None:
+        self.path = path
+        self.store = store
+        self._schema = _schema()
+        state = store.index_state(NAME)
+        if state is not None and state[1] != PARAMS:
+            # Built by another tokenizer version: its terms are not ours. Start afresh.
+            self._reset()
+        self._index = self._open()
+
+    def _open(self) -> Any:
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            return tantivy.Index(self._schema, path=str(self.path), reuse=True)
+        except ValueError as exc:
+            raise SearchIndexError(f"cannot open the lexical index at {self.path}: {exc}") from exc
+
+    def _reset(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.store.set_index_state(NAME, 0, PARAMS)
+
+    # -- writing -----------------------------------------------------------------------
+    @property
+    def watermark(self) -> int:
+        state = self.store.index_state(NAME)
+        return state[0] if state else 0
+
+    def pending(self) -> int:
+        return self.store.count_documents() - self.store.count_documents(self.watermark)
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Index every document changed since the watermark; returns how many.
+
+        Raises:
+            SearchIndexError: another process holds the index writer.
+        """
+        start = self.watermark
+        rows = self.store.rows_since(start, _BATCH)
+        if not rows:
+            return 0
+        try:
+            writer = self._index.writer(heap_size=64_000_000, num_threads=1)
+        except ValueError as exc:
+            raise SearchIndexError(f"the lexical index is busy (locked): {exc}") from exc
+        done = 0
+        try:
+            while rows:
+                for row in rows:
+                    writer.delete_documents_by_term("id", row.id)
+                    writer.add_document(self._to_doc(row))
+                writer.commit()
+                # Only after tantivy has committed may the watermark move past these rows.
+                self.store.set_index_state(NAME, rows[-1].rev, PARAMS)
+                done += len(rows)
+                if progress is not None:
+                    progress(len(rows))
+                rows = self.store.rows_since(rows[-1].rev, _BATCH)
+        finally:
+            writer.wait_merging_threads()
+        self._index.reload()
+        return done
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Drop the index and build it again from the store."""
+        self._reset()
+        self._index = self._open()
+        return self.catch_up(progress)
+
+    def _to_doc(self, row: IndexRow) -> Any:
+        fields: dict[str, Any] = {
+            "id": row.id,
+            "title": " ".join(tokenize(row.title, for_index=True)),
+            "body": " ".join(tokenize(row.body, for_index=True)),
+            "lang": row.lang,
+            "source": row.source,
+            "category": row.category,
+        }
+        if row.published_ts is not None:
+            fields["ts"] = row.published_ts
+        return tantivy.Document(**fields)
+
+    # -- reading -----------------------------------------------------------------------
+    def reload(self) -> None:
+        self._index.reload()
+
+    def num_docs(self) -> int:
+        return int(self._index.searcher().num_docs)
+
+    def _field_query(self, name: str, values: Sequence[str]) -> Any:
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema, name, v)) for v in values]
+        )
+
+    def _scored(self, fieldname: str, term: str) -> Any:
+        q = tantivy.Query.term_query(self._schema, fieldname, term)
+        return tantivy.Query.boost_query(q, TITLE_BOOST) if fieldname == "title" else q
+
+    def build(self, query: LexicalQuery) -> Any:
+        occ = tantivy.Occur
+        clauses: list[tuple[Any, Any]] = []
+        should = [
+            (occ.Should, self._scored(f, t)) for t in dict.fromkeys(query.terms) for f in ("title", "body")
+        ]
+        if should:
+            clauses.append((occ.Must, tantivy.Query.boolean_query(should)))
+        for phrase in query.phrases:
+            per_field = []
+            for f in ("title", "body"):
+                if len(phrase) == 1:
+                    per_field.append((occ.Should, self._scored(f, phrase[0])))
+                else:
+                    pq = tantivy.Query.phrase_query(self._schema, f, list(phrase))
+                    if f == "title":
+                        pq = tantivy.Query.boost_query(pq, TITLE_BOOST)
+                    per_field.append((occ.Should, pq))
+            clauses.append((occ.Must, tantivy.Query.boolean_query(per_field)))
+        for term in query.excluded:
+            for f in ("title", "body"):
+                clauses.append((occ.MustNot, tantivy.Query.term_query(self._schema, f, term)))
+        clauses.extend(self._filters(query))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _filters(self, query: LexicalQuery) -> list[tuple[Any, Any]]:
+        occ = tantivy.Occur
+        clauses: list[tuple[Any, Any]] = []
+        if query.since_ts is not None or query.until_ts is not None:
+            rq = tantivy.Query.range_query(
+                self._schema, "ts", tantivy.FieldType.Integer, query.since_ts, query.until_ts
+            )
+            clauses.append((occ.Must, rq))
+        for name, values in (
+            ("lang", query.langs),
+            ("source", query.sources),
+            ("category", query.categories),
+        ):
+            if values:
+                clauses.append((occ.Must, self._field_query(name, values)))
+        return clauses
+
+    def search(self, query: LexicalQuery, limit: int) -> list[LexicalHit]:
+        if query.empty:
+            return []
+        searcher = self._index.searcher()
+        result = searcher.search(self.build(query), limit, count=False)
+        hits = []
+        for score, address in result.hits:
+            doc = searcher.doc(address)
+            hits.append(LexicalHit(id=doc["id"][0], score=float(score)))
+        return hits
+
+    def browse(self, query: LexicalQuery, limit: int) -> list[LexicalHit]:
+        """Newest documents matching only the filters of ``query`` (its terms are ignored)."""
+        clauses = [(tantivy.Occur.Must, tantivy.Query.all_query()), *self._filters(query)]
+        searcher = self._index.searcher()
+        result = searcher.search(
+            tantivy.Query.boolean_query(clauses), limit, count=False, order_by_field="ts"
+        )
+        return [LexicalHit(id=searcher.doc(a)["id"][0], score=0.0) for _, a in result.hits]

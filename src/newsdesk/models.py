@@ -1,0 +1,189 @@
+"""Plain data shared by every stage of the pipeline: frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Outcome = Literal["accepted", "updated", "unchanged", "duplicate", "skipped", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """One paragraph of a document; ``n`` counts from 1 in reading order."""
+
+    n: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A normalized article, ready to store."""
+
+    id: str
+    title: str
+    paragraphs: tuple[Paragraph, ...]
+    source: str = ""
+    url: str = ""
+    published_at: datetime | None = None
+    lang: str = ""
+    category: str = ""
+    content_hash: str = ""
+    story_id: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(p.text for p in self.paragraphs)
+
+    def paragraph(self, n: int) -> Paragraph | None:
+        if 1 <= n <= len(self.paragraphs):
+            return self.paragraphs[n - 1]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Bullet:
+    text: str
+    citations: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str
+    bullets: tuple[Bullet, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedBullet:
+    text: str
+    citations: tuple[int, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What the verifier checked in a summary and what it removed."""
+
+    bullets_checked: int = 0
+    citations_checked: int = 0
+    numbers_checked: int = 0
+    dropped: tuple[DroppedBullet, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.dropped
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A structured summary: a lead section then themed sections of cited bullets."""
+
+    doc_id: str
+    sections: tuple[Section, ...]
+    language: str
+    summarizer: str
+    model: str = ""
+    prompt_version: str = ""
+    content_hash: str = ""
+    verification: Verification = field(default_factory=Verification)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "summarizer": self.summarizer,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "content_hash": self.content_hash,
+            "sections": [
+                {
+                    "title": s.title,
+                    "bullets": [{"text": b.text, "citations": list(b.citations)} for b in s.bullets],
+                }
+                for s in self.sections
+            ],
+            "verification": {
+                "ok": self.verification.ok,
+                "bullets_checked": self.verification.bullets_checked,
+                "citations_checked": self.verification.citations_checked,
+                "numbers_checked": self.verification.numbers_checked,
+                "dropped": [
+                    {"text": d.text, "citations": list(d.citations), "reason": d.reason}
+                    for d in self.verification.dropped
+                ],
+            },
+        }
+
+    @classmethod
+    def from_json(cls, doc_id: str, data: dict[str, Any]) -> Summary:
+        ver = data.get("verification") or {}
+        return cls(
+            doc_id=doc_id,
+            language=str(data.get("language", "")),
+            summarizer=str(data.get("summarizer", "")),
+            model=str(data.get("model", "")),
+            prompt_version=str(data.get("prompt_version", "")),
+            content_hash=str(data.get("content_hash", "")),
+            sections=tuple(
+                Section(
+                    title=str(s["title"]),
+                    bullets=tuple(
+                        Bullet(text=str(b["text"]), citations=tuple(int(c) for c in b["citations"]))
+                        for b in s["bullets"]
+                    ),
+                )
+                for s in data.get("sections", [])
+            ),
+            verification=Verification(
+                bullets_checked=int(ver.get("bullets_checked", 0)),
+                citations_checked=int(ver.get("citations_checked", 0)),
+                numbers_checked=int(ver.get("numbers_checked", 0)),
+                dropped=tuple(
+                    DroppedBullet(
+                        text=str(d["text"]),
+                        citations=tuple(int(c) for c in d["citations"]),
+                        reason=str(d["reason"]),
+                    )
+                    for d in ver.get("dropped", [])
+                ),
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """The outcome of one input item: a value, never an exception."""
+
+    outcome: Outcome
+    origin: str
+    doc_id: str = ""
+    title: str = ""
+    reason: str = ""
+    duplicate_of: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateRef:
+    id: str
+    source: str
+    url: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: a document (the story's representative) and its other sources."""
+
+    document: Document
+    score: float
+    duplicates: tuple[DuplicateRef, ...] = ()
+    summary: Summary | None = None
+    snippet: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    query: str
+    total: int
+    hits: tuple[Hit, ...]
+    sort: str = "newest"

@@ -1,0 +1,5 @@
+"""The SQLite store: the source of truth from which every index can be rebuilt."""
+
+from newsdesk.store.sqlite import SQLiteStore, StoredOutcome
+
+__all__ = ["SQLiteStore", "StoredOutcome"]

@@ -1,0 +1,63 @@
+"""Schema migrations, applied in order; ``PRAGMA user_version`` records the last one."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: documents, paragraphs, summaries, near-duplicate bands, index watermarks.
+    """
+    CREATE TABLE documents (
+        id            TEXT PRIMARY KEY,
+        rev           INTEGER NOT NULL,
+        url           TEXT NOT NULL DEFAULT '',
+        title         TEXT NOT NULL,
+        source        TEXT NOT NULL DEFAULT '',
+        published_at  TEXT,
+        published_ts  INTEGER,
+        lang          TEXT NOT NULL DEFAULT '',
+        category      TEXT NOT NULL DEFAULT '',
+        content_hash  TEXT NOT NULL,
+        story_id      TEXT NOT NULL,
+        minhash       BLOB,
+        origin        TEXT NOT NULL DEFAULT '',
+        ingested_at   TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX documents_rev ON documents(rev);
+    CREATE INDEX documents_hash ON documents(content_hash);
+    CREATE INDEX documents_url ON documents(url) WHERE url != '';
+    CREATE INDEX documents_story ON documents(story_id);
+    CREATE INDEX documents_published ON documents(published_ts);
+
+    CREATE TABLE paragraphs (
+        doc_id  TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        n       INTEGER NOT NULL,
+        text    TEXT NOT NULL,
+        PRIMARY KEY (doc_id, n)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE summaries (
+        doc_id          TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        summarizer      TEXT NOT NULL,
+        language        TEXT NOT NULL,
+        model           TEXT NOT NULL DEFAULT '',
+        prompt_version  TEXT NOT NULL DEFAULT '',
+        content_hash    TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        PRIMARY KEY (doc_id, summarizer, language)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE lsh_bands (
+        band    INTEGER NOT NULL,
+        key     INTEGER NOT NULL,
+        doc_id  TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        PRIMARY KEY (band, key, doc_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX lsh_bands_doc ON lsh_bands(doc_id);
+
+    CREATE TABLE index_state (
+        name    TEXT PRIMARY KEY,
+        rev     INTEGER NOT NULL,
+        params  TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+)

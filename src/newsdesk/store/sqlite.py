@@ -1,0 +1,415 @@
+"""SQLite (WAL) document store.
+
+One file holds documents, numbered paragraphs, summaries, near-duplicate band keys
+and the watermark of each derived index. Each document is written in a single
+transaction together with its paragraphs, band keys and summary, so a crash never
+leaves half a document. Connections are per thread; SQLite serializes writers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from newsdesk.errors import StoreError
+from newsdesk.models import Document, DuplicateRef, Outcome, Paragraph, Summary
+from newsdesk.store.migrations import MIGRATIONS
+
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutcome:
+    outcome: Outcome
+    doc_id: str
+    duplicate_of: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """What an index needs of one document."""
+
+    id: str
+    rev: int
+    title: str
+    body: str
+    lang: str
+    source: str
+    category: str
+    published_ts: int | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i : i + _IN_CHUNK]
+
+
+class SQLiteStore:
+    """The document store of one newsdesk home."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open {self.path}: {exc}") from exc
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot start a write on {self.path}: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a newsdesk database: {exc}") from exc
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema {version}, newer than this newsdesk "
+                f"({len(MIGRATIONS)}); upgrade newsdesk"
+            )
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            # executescript commits implicitly, so the version bump rides inside the script.
+            script = MIGRATIONS[number - 1]
+            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
+
+    # -- writes ------------------------------------------------------------------------
+    def put(
+        self,
+        doc: Document,
+        *,
+        minhash: bytes,
+        bands: Sequence[int],
+        summary: Summary | None,
+        origin: str = "",
+    ) -> StoredOutcome:
+        """Insert or update a document with its paragraphs, band keys and summary.
+
+        Returns ``unchanged`` if the same id already holds the same content, and
+        ``duplicate`` if another document has the same content or URL.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT content_hash FROM documents WHERE id = ?", (doc.id,)
+            ).fetchone()
+            if row is not None and row["content_hash"] == doc.content_hash:
+                return StoredOutcome("unchanged", doc.id)
+            dup = conn.execute(
+                "SELECT id FROM documents WHERE content_hash = ? AND id != ? LIMIT 1",
+                (doc.content_hash, doc.id),
+            ).fetchone()
+            if dup is None and doc.url:
+                dup = conn.execute(
+                    "SELECT id FROM documents WHERE url = ? AND id != ? LIMIT 1",
+                    (doc.url, doc.id),
+                ).fetchone()
+            if dup is not None:
+                return StoredOutcome("duplicate", doc.id, duplicate_of=dup["id"])
+
+            rev = conn.execute("SELECT COALESCE(MAX(rev), 0) + 1 FROM documents").fetchone()[0]
+            published = doc.published_at
+            values = (
+                rev,
+                doc.url,
+                doc.title,
+                doc.source,
+                published.isoformat() if published else None,
+                int(published.timestamp()) if published else None,
+                doc.lang,
+                doc.category,
+                doc.content_hash,
+                doc.story_id or doc.id,
+                minhash,
+                origin,
+                _now(),
+                doc.id,
+            )
+            if row is None:
+                conn.execute(
+                    "INSERT INTO documents (rev, url, title, source, published_at, published_ts,"
+                    " lang, category, content_hash, story_id, minhash, origin, ingested_at, id)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    values,
+                )
+            else:
+                conn.execute(
+                    "UPDATE documents SET rev=?, url=?, title=?, source=?, published_at=?,"
+                    " published_ts=?, lang=?, category=?, content_hash=?, story_id=?, minhash=?,"
+                    " origin=?, ingested_at=? WHERE id=?",
+                    values,
+                )
+                conn.execute("DELETE FROM paragraphs WHERE doc_id = ?", (doc.id,))
+                conn.execute("DELETE FROM lsh_bands WHERE doc_id = ?", (doc.id,))
+                conn.execute("DELETE FROM summaries WHERE doc_id = ?", (doc.id,))
+            conn.executemany(
+                "INSERT INTO paragraphs (doc_id, n, text) VALUES (?, ?, ?)",
+                [(doc.id, p.n, p.text) for p in doc.paragraphs],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO lsh_bands (band, key, doc_id) VALUES (?, ?, ?)",
+                [(band, key, doc.id) for band, key in enumerate(bands)],
+            )
+            if summary is not None:
+                self._put_summary(conn, summary)
+            return StoredOutcome("accepted" if row is None else "updated", doc.id)
+
+    def put_summary(self, summary: Summary) -> None:
+        with self._write() as conn:
+            self._put_summary(conn, summary)
+
+    @staticmethod
+    def _put_summary(conn: sqlite3.Connection, summary: Summary) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO summaries (doc_id, summarizer, language, model,"
+            " prompt_version, content_hash, payload, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                summary.doc_id,
+                summary.summarizer,
+                summary.language,
+                summary.model,
+                summary.prompt_version,
+                summary.content_hash,
+                json.dumps(summary.to_json(), ensure_ascii=False),
+                _now(),
+            ),
+        )
+
+    def set_index_state(self, name: str, rev: int, params: dict[str, Any]) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO index_state (name, rev, params) VALUES (?, ?, ?)",
+                (name, rev, json.dumps(params, sort_keys=True)),
+            )
+
+    # -- reads -------------------------------------------------------------------------
+    def index_state(self, name: str) -> tuple[int, dict[str, Any]] | None:
+        row = self._conn().execute(
+            "SELECT rev, params FROM index_state WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            return None
+        return int(row["rev"]), json.loads(row["params"])
+
+    def max_rev(self) -> int:
+        return int(self._conn().execute("SELECT COALESCE(MAX(rev), 0) FROM documents").fetchone()[0])
+
+    def count_documents(self, max_rev: int | None = None) -> int:
+        if max_rev is None:
+            return int(self._conn().execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+        return int(
+            self._conn().execute("SELECT COUNT(*) FROM documents WHERE rev <= ?", (max_rev,))
+            .fetchone()[0]
+        )
+
+    def count_summarized(self, summarizer: str) -> int:
+        return int(
+            self._conn()
+            .execute(
+                "SELECT COUNT(DISTINCT s.doc_id) FROM summaries s JOIN documents d"
+                " ON d.id = s.doc_id AND d.content_hash = s.content_hash WHERE s.summarizer = ?",
+                (summarizer,),
+            )
+            .fetchone()[0]
+        )
+
+    def count_stories(self) -> int:
+        return int(
+            self._conn().execute("SELECT COUNT(DISTINCT story_id) FROM documents").fetchone()[0]
+        )
+
+    def rows_since(self, rev: int, limit: int = 1000) -> list[IndexRow]:
+        """Documents changed after ``rev``, oldest change first, for index catch-up."""
+        conn = self._conn()
+        docs = conn.execute(
+            "SELECT id, rev, title, lang, source, category, published_ts FROM documents"
+            " WHERE rev > ? ORDER BY rev LIMIT ?",
+            (rev, limit),
+        ).fetchall()
+        bodies = self._paragraph_texts([d["id"] for d in docs])
+        return [
+            IndexRow(
+                id=d["id"],
+                rev=int(d["rev"]),
+                title=d["title"],
+                body="\n".join(bodies.get(d["id"], [])),
+                lang=d["lang"],
+                source=d["source"],
+                category=d["category"],
+                published_ts=d["published_ts"],
+            )
+            for d in docs
+        ]
+
+    def _paragraph_texts(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        conn = self._conn()
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT doc_id, text FROM paragraphs WHERE doc_id IN ({marks}) ORDER BY doc_id, n",
+                tuple(chunk),
+            ):
+                out.setdefault(row["doc_id"], []).append(row["text"])
+        return out
+
+    def get_documents(self, ids: Sequence[str]) -> dict[str, Document]:
+        """Documents by id (missing ids are absent from the result)."""
+        conn = self._conn()
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            rows.extend(
+                conn.execute(f"SELECT * FROM documents WHERE id IN ({marks})", tuple(chunk))
+            )
+        texts = self._paragraph_texts([r["id"] for r in rows])
+        return {r["id"]: _row_to_document(r, texts.get(r["id"], [])) for r in rows}
+
+    def get_document(self, doc_id: str) -> Document | None:
+        return self.get_documents([doc_id]).get(doc_id)
+
+    def newest_ids(self, limit: int, offset: int = 0) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT id FROM documents WHERE id = story_id"
+            " ORDER BY published_ts IS NULL, published_ts DESC, id LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [r["id"] for r in rows]
+
+    def story_of(self, ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        conn = self._conn()
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT id, story_id FROM documents WHERE id IN ({marks})", tuple(chunk)
+            ):
+                out[row["id"]] = row["story_id"]
+        return out
+
+    def story_members(self, story_ids: Sequence[str]) -> dict[str, list[DuplicateRef]]:
+        """All documents of each story, earliest first."""
+        out: dict[str, list[DuplicateRef]] = {}
+        conn = self._conn()
+        for chunk in _chunks(story_ids):
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                "SELECT id, story_id, source, url, published_at FROM documents"
+                f" WHERE story_id IN ({marks}) ORDER BY published_ts IS NULL, published_ts, id",
+                tuple(chunk),
+            ):
+                out.setdefault(row["story_id"], []).append(
+                    DuplicateRef(
+                        id=row["id"],
+                        source=row["source"],
+                        url=row["url"],
+                        published_at=_parse_time(row["published_at"]),
+                    )
+                )
+        return out
+
+    def story_candidates(self, bands: Sequence[int], exclude: str) -> list[tuple[str, str, bytes]]:
+        """(doc id, story id, minhash) of documents sharing at least one band key."""
+        if not bands:
+            return []
+        clauses = " OR ".join("(b.band = ? AND b.key = ?)" for _ in bands)
+        params: list[Any] = []
+        for band, key in enumerate(bands):
+            params.extend((band, key))
+        params.append(exclude)
+        rows = self._conn().execute(
+            "SELECT DISTINCT d.id, d.story_id, d.minhash FROM lsh_bands b"
+            f" JOIN documents d ON d.id = b.doc_id WHERE ({clauses}) AND d.id != ?",
+            params,
+        )
+        return [(r["id"], r["story_id"], r["minhash"]) for r in rows]
+
+    def get_summaries(
+        self, ids: Sequence[str], summarizer: str, language: str | None = None
+    ) -> dict[str, Summary]:
+        """Current summaries (made from the document's present content) by document id.
+
+        With ``language`` None, any language the summarizer produced is acceptable.
+        """
+        out: dict[str, Summary] = {}
+        conn = self._conn()
+        lang_clause = "" if language is None else " AND s.language = ?"
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            params: tuple[Any, ...] = (*chunk, summarizer)
+            if language is not None:
+                params = (*params, language)
+            rows = conn.execute(
+                "SELECT s.doc_id, s.payload FROM summaries s JOIN documents d ON d.id = s.doc_id"
+                f" AND d.content_hash = s.content_hash WHERE s.doc_id IN ({marks})"
+                f" AND s.summarizer = ?{lang_clause}",
+                params,
+            )
+            for row in rows:
+                out[row["doc_id"]] = Summary.from_json(row["doc_id"], json.loads(row["payload"]))
+        return out
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _row_to_document(row: sqlite3.Row, paragraphs: list[str]) -> Document:
+    return Document(
+        id=row["id"],
+        title=row["title"],
+        paragraphs=tuple(Paragraph(n=i, text=t) for i, t in enumerate(paragraphs, start=1)),
+        source=row["source"],
+        url=row["url"],
+        published_at=_parse_time(row["published_at"]),
+        lang=row["lang"],
+        category=row["category"],
+        content_hash=row["content_hash"],
+        story_id=row["story_id"],
+    )

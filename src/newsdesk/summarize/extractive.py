@@ -1,0 +1,183 @@
+"""The offline default summarizer: salient sentences, grouped by theme, cited.
+
+Each sentence is scored for what readers of the seed page value (concrete figures,
+named entities, words of the headline, words central to the article) and for its
+position. The best few open the summary as its lead section; the next best are
+grouped into themed sections by the vocabulary they use. A bullet is a sentence of
+the article, so it cites exactly the paragraph it was taken from.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from newsdesk.models import Bullet, Document, Section, Summary
+from newsdesk.summarize.verify import verify
+from newsdesk.text import split_sentences, tokenize
+
+LEAD_TITLE = {"en": "Core Insights", "zh": "核心观点"}
+OTHER_TITLE = {"en": "Key Details", "zh": "要点"}
+# (English title, Chinese title, keywords). Keywords are matched as substrings of
+# the lowercased sentence, so stems ("regulat") cover their inflections.
+THEMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "Investment & Financing",
+        "投资与融资",
+        ("投资", "融资", "注资", "收购", "并购", "估值", "入股", "募资", "invest", "funding",
+         "stake", "acqui", "valuation", "raise", "capital"),
+    ),
+    (
+        "Policy & Regulation",
+        "政策与监管",
+        ("政策", "监管", "法案", "管制", "关税", "制裁", "补贴", "禁令", "许可", "主权", "regulat",
+         "policy", "law", "act ", "tariff", "sanction", "export control", "ban", "subsid",
+         "licen", "government", "ministry", "commission", "sovereign"),
+    ),
+    (
+        "Rates & Macro",
+        "利率与宏观",
+        ("利率", "降准", "降息", "加息", "通胀", "基点", "lpr", "gdp", "cpi", "货币", "interest rate",
+         "inflation", "basis point", "central bank", "monetary", "yield"),
+    ),
+    (
+        "Market & Competition",
+        "市场与竞争",
+        ("市场", "竞争", "份额", "对手", "价格", "销量", "营收", "利润", "股价", "market", "compet",
+         "rival", "share", "price", "sales", "revenue", "profit", "demand"),
+    ),
+    (
+        "Technology & Supply Chain",
+        "技术与供应链",
+        ("技术", "芯片", "工艺", "研发", "制程", "电池", "晶圆", "产能", "供应链", "稀土", "光刻",
+         "chip", "technolog", "semiconductor", "wafer", "capacity", "supply", "battery",
+         "rare earth", "lithograph", "fab"),
+    ),
+    (
+        "Outlook",
+        "展望",
+        ("预计", "预期", "计划", "将于", "未来", "展望", "目标", "expect", "forecast", "plan",
+         "outlook", "target", "next year", "will "),
+    ),
+)
+_BOILERPLATE = re.compile(
+    r"责任编辑|本文来源|来源：|免责声明|版权|点击|关注我们|扫码|原标题|reporting by|editing by"
+    r"|all rights reserved|subscribe|click here|follow us|sign up",
+    re.IGNORECASE,
+)
+_FIGURE = re.compile(r"\d|[%％‰€$¥£]|万|亿|percent|billion|million")
+_ENTITY = re.compile(r"\b[A-Z][A-Za-z0-9&.-]+\b")
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    paragraph: int
+    order: int
+    text: str
+    tokens: frozenset[str]
+
+
+def _sentences(document: Document) -> list[_Sentence]:
+    out = []
+    for p in document.paragraphs:
+        for s in split_sentences(p.text):
+            out.append(_Sentence(p.n, len(out), s, frozenset(tokenize(s))))
+    return out
+
+
+def _usable(s: _Sentence, lang: str) -> bool:
+    length = len(s.text) if lang == "zh" else len(s.text.split())
+    short, long_ = (12, 220) if lang == "zh" else (6, 60)
+    return short <= length <= long_ and not _BOILERPLATE.search(s.text)
+
+
+def _score(s: _Sentence, title_tokens: frozenset[str], weights: Counter[str], n_para: int) -> float:
+    figures = min(len(_FIGURE.findall(s.text)), 6)
+    entities = min(len(_ENTITY.findall(s.text)), 4)
+    title = len(s.tokens & title_tokens) / (len(title_tokens) or 1)
+    centrality = sum(weights[t] for t in s.tokens) / math.sqrt(len(s.tokens) or 1)
+    position = 1.0 - (s.paragraph - 1) / max(n_para, 1)
+    return 1.5 * title + 0.35 * figures + 0.15 * entities + 0.6 * centrality + 0.8 * position
+
+
+def _theme(text: str) -> int:
+    lowered = text.lower()
+    best, best_hits = -1, 0
+    for i, (_, _, keywords) in enumerate(THEMES):
+        hits = sum(1 for k in keywords if k in lowered)
+        if hits > best_hits:
+            best, best_hits = i, hits
+    return best
+
+
+def _similar(a: _Sentence, b: _Sentence) -> bool:
+    union = a.tokens | b.tokens
+    return bool(union) and len(a.tokens & b.tokens) / len(union) > 0.6
+
+
+class ExtractiveSummarizer:
+    """Offline, deterministic and fast enough to run at ingest time."""
+
+    name = "extractive"
+    version = "extractive-v1"
+
+    def __init__(self, ui_language: str = "en", max_bullets: int = 9) -> None:
+        self.ui_language = ui_language if ui_language in LEAD_TITLE else "en"
+        self.max_bullets = max_bullets
+
+    def summarize(self, document: Document) -> Summary:
+        lang = document.lang if document.lang in ("zh", "en") else "en"
+        sentences = [s for s in _sentences(document) if _usable(s, lang)]
+        if not sentences:
+            # Too little prose to choose from: fall back to the opening of each paragraph.
+            sentences = [
+                _Sentence(p.n, i, p.text, frozenset(tokenize(p.text)))
+                for i, p in enumerate(document.paragraphs[:3])
+            ]
+        title_tokens = frozenset(tokenize(document.title))
+        df: Counter[str] = Counter()
+        for s in sentences:
+            df.update(s.tokens)
+        total = sum(df.values()) or 1
+        weights: Counter[str] = Counter({t: c / total for t, c in df.items() if c > 1})
+        n_para = len(document.paragraphs)
+        ranked = sorted(
+            sentences, key=lambda s: (-_score(s, title_tokens, weights, n_para), s.order)
+        )
+
+        # Budget grows with the article but never pads a short one.
+        budget = max(1, min(self.max_bullets, math.ceil(len(sentences) * 0.6)))
+        chosen: list[_Sentence] = []
+        for s in ranked:
+            if len(chosen) >= budget:
+                break
+            if not any(_similar(s, c) for c in chosen):
+                chosen.append(s)
+
+        n_lead = 1 if len(chosen) <= 2 else 2 if len(chosen) <= 6 else 3
+        lead = sorted(chosen[:n_lead], key=lambda s: s.order)
+        rest = chosen[n_lead:]
+        groups: dict[int, list[_Sentence]] = {}
+        for s in rest:
+            groups.setdefault(_theme(s.text), []).append(s)
+        ui = self.ui_language
+        sections = [Section(LEAD_TITLE[ui], tuple(_bullet(s) for s in lead))]
+        for theme, members in sorted(groups.items(), key=lambda kv: min(s.order for s in kv[1])):
+            members.sort(key=lambda s: s.order)
+            title = OTHER_TITLE[ui] if theme < 0 else THEMES[theme][0 if ui == "en" else 1]
+            sections.append(Section(title, tuple(_bullet(s) for s in members[:3])))
+        summary = Summary(
+            doc_id=document.id,
+            sections=tuple(sections[:5]),
+            language=lang,
+            summarizer=self.name,
+            prompt_version=self.version,
+            content_hash=document.content_hash,
+        )
+        return verify(summary, document)
+
+
+def _bullet(s: _Sentence) -> Bullet:
+    return Bullet(text=s.text, citations=(s.paragraph,))

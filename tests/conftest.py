@@ -1,0 +1,93 @@
+"""Shared fixtures: temp homes, engines on real SQLite files, a live server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from newsdesk import Engine, load_settings, open_engine
+from newsdesk.web.app import create_app
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any] | str]) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(row if isinstance(row, str) else json.dumps(row, ensure_ascii=False))
+            fh.write("\n")
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def engine(home: Path) -> Iterator[Engine]:
+    with open_engine(load_settings(home=home, environ={})) as eng:
+        yield eng
+
+
+@pytest.fixture(scope="session")
+def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with the bundled sample corpus ingested once per test session."""
+    home = tmp_path_factory.mktemp("sample") / "home"
+    with open_engine(load_settings(home=home, environ={})) as eng:
+        report = eng.ingest_sample()
+        assert report.counts["failed"] == 0, report.problems
+    return home
+
+
+@pytest.fixture(scope="session")
+def sample_engine(sample_home: Path) -> Iterator[Engine]:
+    with open_engine(load_settings(home=sample_home, environ={})) as eng:
+        yield eng
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, engine: Engine) -> None:
+        self.port = _free_port()
+        app = create_app(engine.settings, engine)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(sample_engine: Engine) -> Iterator[LiveServer]:
+    with LiveServer(sample_engine) as server:
+        yield server
