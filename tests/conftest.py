@@ -16,7 +16,6 @@ import uvicorn
 from newsdesk import Engine, load_settings, open_engine
 from newsdesk.web.app import create_app
 
-FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

@@ -69,7 +69,7 @@ def _print_json(data: Any) -> None:
     "--home",
     type=click.Path(file_okay=False, path_type=str),
     envvar="NEWSDESK_HOME",
-    help="Folder holding the database and indexes [env NEWSDESK_HOME; default: per-user data folder].",
+    help="Folder holding the database and indexes [default: a per-user data folder].",
 )
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.pass_context
@@ -122,8 +122,13 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
     if failures is not None:
         with failures.open("w", encoding="utf-8") as fh:
             for r in problems:
-                fh.write(json.dumps({"origin": r.origin, "outcome": r.outcome, "reason": r.reason},
-                                    ensure_ascii=False) + "\n")
+                fh.write(
+                    json.dumps(
+                        {"origin": r.origin, "outcome": r.outcome, "reason": r.reason},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
     if as_json:
         _print_json(
             {
@@ -189,7 +194,9 @@ def _print_summary(summary: Summary | None, indent: str = "  ") -> None:
             out.print(line)
     dropped = summary.verification.dropped
     if dropped:
-        out.print(Text(f"{indent}({len(dropped)} bullet(s) dropped by verification)", style="yellow"))
+        out.print(
+            Text(f"{indent}({len(dropped)} bullet(s) dropped by verification)", style="yellow")
+        )
 
 
 def _print_hit(i: int, hit: Hit) -> None:
@@ -207,8 +214,12 @@ def _print_hit(i: int, hit: Hit) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("query")
-@click.option("--sort", type=click.Choice(SORTS), default=None,
-              help="newest: the relevant documents, newest first (default); relevance: best first.")
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default=None,
+    help="newest: the relevant documents, newest first (default); relevance: best first.",
+)
 @click.option("--limit", type=click.IntRange(1, 100), default=None, help="Results per page [10].")
 @click.option("--offset", type=click.IntRange(0), default=0, help="Skip this many results.")
 @click.option("--since", help="Only documents published on or after this date (YYYY-MM-DD).")
@@ -272,7 +283,9 @@ def show(state: _State, doc_id: str, as_json: bool) -> None:
     out.print(Text(doc.title, style="bold"))
     out.print(Text(f"{doc.source} · {_fmt_time(doc.published_at)} · {doc.url}", style="dim"))
     if others:
-        out.print(Text("Also published by: " + ", ".join(o.source or o.id for o in others), style="dim"))
+        out.print(
+            Text("Also published by: " + ", ".join(o.source or o.id for o in others), style="dim")
+        )
     out.print()
     _print_summary(summary)
     out.print()

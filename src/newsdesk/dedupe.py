@@ -26,6 +26,9 @@ SHINGLE = 4
 # with a paragraph added or cut score 0.6-0.9; follow-ups on the same subject share
 # phrases but rarely exceed 0.3.
 SAME_STORY = 0.5
+# Below this many shingles (about two sentences) a text is too short for similarity
+# to tell a copy from a different story in the same words; only exact copies merge.
+MIN_SHINGLES = 40
 
 _UNIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[0-9a-z]+")
 _SEED = 20251
@@ -40,8 +43,7 @@ def shingles(text: str) -> set[bytes]:
     if len(units) < SHINGLE:
         return {" ".join(units).encode("utf-8")} if units else set()
     return {
-        "\x1f".join(units[i : i + SHINGLE]).encode("utf-8")
-        for i in range(len(units) - SHINGLE + 1)
+        "\x1f".join(units[i : i + SHINGLE]).encode("utf-8") for i in range(len(units) - SHINGLE + 1)
     }
 
 
@@ -51,11 +53,16 @@ def _crc(data: bytes) -> int:
 
 def signature(paragraphs: Iterable[str]) -> np.ndarray:
     """MinHash signature (``NUM_PERM`` uint64 values) of a document body."""
+    return fingerprint(paragraphs)[0]
+
+
+def fingerprint(paragraphs: Iterable[str]) -> tuple[np.ndarray, int]:
+    """The MinHash signature and the number of distinct shingles it was made from."""
     mh = MinHash(num_perm=NUM_PERM, seed=_SEED, hashfunc=_crc)
     sh = shingles("\n".join(paragraphs))
     if sh:
         mh.update_batch(list(sh))
-    return np.asarray(mh.hashvalues, dtype=np.uint64)
+    return np.asarray(mh.hashvalues, dtype=np.uint64), len(sh)
 
 
 def signature_to_bytes(sig: np.ndarray) -> bytes:

@@ -6,6 +6,7 @@ Everything a user can do (ingest, search, show, status, rebuild) is a method of
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,14 @@ from newsdesk.errors import ConfigError, ExtractionError, NotFound, SearchIndexE
 from newsdesk.index.lexical import LexicalIndex
 from newsdesk.ingest import RawRecord, build_document, iter_records
 from newsdesk.ingest.sources import SourceProblem
-from newsdesk.models import Document, DuplicateRef, IngestResult, SearchResults, Summary
+from newsdesk.models import (
+    Document,
+    DuplicateRef,
+    IngestResult,
+    Outcome,
+    SearchResults,
+    Summary,
+)
 from newsdesk.search import Searcher, SearchPolicy, SearchRequest
 from newsdesk.store import SQLiteStore
 from newsdesk.summarize import Summarizer
@@ -46,7 +54,10 @@ class IngestReport:
     @property
     def counts(self) -> dict[str, int]:
         c = Counter(r.outcome for r in self.results)
-        return {k: c.get(k, 0) for k in ("accepted", "updated", "unchanged", "duplicate", "skipped", "failed")}
+        return {
+            k: c.get(k, 0)
+            for k in ("accepted", "updated", "unchanged", "duplicate", "skipped", "failed")
+        }
 
     @property
     def problems(self) -> list[IngestResult]:
@@ -80,7 +91,10 @@ class Engine:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -94,8 +108,8 @@ class Engine:
             doc = build_document(record)
         except ExtractionError as exc:
             return IngestResult("failed", record.origin, reason=str(exc))
-        sig = dedupe.signature(p.text for p in doc.paragraphs)
-        bands = dedupe.band_keys(sig)
+        sig, n_shingles = dedupe.fingerprint(p.text for p in doc.paragraphs)
+        bands = dedupe.band_keys(sig) if n_shingles >= dedupe.MIN_SHINGLES else []
         candidates = [
             (story, dedupe.signature_from_bytes(blob))
             for _, story, blob in self.store.story_candidates(bands, exclude=doc.id)
@@ -128,7 +142,7 @@ class Engine:
         report = IngestReport()
         for item in records:
             if isinstance(item, SourceProblem):
-                outcome = "skipped" if item.outcome == "skipped" else "failed"
+                outcome: Outcome = "skipped" if item.outcome == "skipped" else "failed"
                 result = IngestResult(outcome, item.origin, reason=item.reason)
             else:
                 result = self.ingest_record(item)
@@ -201,10 +215,7 @@ class Engine:
 def open_engine(settings: Settings) -> Engine:
     """Open an engine and catch the index up with anything a crash left unindexed."""
     engine = Engine(settings)
-    try:
+    # If another process holds the index writer, it will index what it stored.
+    with contextlib.suppress(SearchIndexError):
         engine.index_pending()
-    except SearchIndexError:
-        # Another process is writing; it will index what it stored.
-        pass
     return engine
-

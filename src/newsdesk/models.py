@@ -98,7 +98,9 @@ class Summary:
             "sections": [
                 {
                     "title": s.title,
-                    "bullets": [{"text": b.text, "citations": list(b.citations)} for b in s.bullets],
+                    "bullets": [
+                        {"text": b.text, "citations": list(b.citations)} for b in s.bullets
+                    ],
                 }
                 for s in self.sections
             ],

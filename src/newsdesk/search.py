@@ -92,9 +92,7 @@ def parse_query(request: SearchRequest) -> LexicalQuery:
     text = request.query.strip()
     if len(text) > 1000:
         raise InputError("query is longer than 1000 characters")
-    phrases = tuple(
-        tuple(toks) for m in _QUOTED.finditer(text) if (toks := tokenize(m.group(1)))
-    )
+    phrases = tuple(tuple(toks) for m in _QUOTED.finditer(text) if (toks := tokenize(m.group(1))))
     rest = _QUOTED.sub(" ", text).replace('"', " ")
     terms: list[str] = []
     excluded: list[str] = []
@@ -155,7 +153,9 @@ class Searcher:
             hits = self.lexical.browse(query, self.policy.max_relevant)
             sort = "newest"
         else:
-            hits = relevant(self.lexical.search(query, self.policy.max_relevant), self.policy.relevance_floor)
+            hits = relevant(
+                self.lexical.search(query, self.policy.max_relevant), self.policy.relevance_floor
+            )
             sort = request.sort
 
         # Collapse near-duplicates: a story is represented by its best-ranked copy.
@@ -169,6 +169,7 @@ class Searcher:
         docs_all = self.documents.get_documents([h.id for _, h in stories])
         stories = [(s, h) for s, h in stories if h.id in docs_all]
         if sort == "newest":
+
             def key(item: tuple[str, LexicalHit]) -> tuple[bool, float, float]:
                 published = docs_all[item[1].id].published_at
                 ts = published.timestamp() if published else 0.0
@@ -193,4 +194,3 @@ class Searcher:
                 )
             )
         return SearchResults(query=request.query, total=len(stories), hits=tuple(out), sort=sort)
-

@@ -8,16 +8,88 @@ from collections.abc import Iterator
 
 import rjieba
 
-_WORD = re.compile(r"[0-9a-z\u00c0-\u024f]+(?:[.'’-][0-9a-z\u00c0-\u024f]+)*|[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(
+    r"[0-9a-z\u00c0-\u024f]+(?:[.'’-][0-9a-z\u00c0-\u024f]+)*|[\u3400-\u9fff\uf900-\ufaff]+"
+)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 _SPACE = re.compile(r"[ \t\u00a0\u3000]+")
 
 # Function words that carry no topic; dropping them keeps BM25 focused and the index small.
 STOPWORDS = frozenset(
-    """a an and are as at be by for from has have in is it its of on or that the to was were
-    will with this these those which who said says after over into than but not also been
-    的 了 和 与 及 在 是 将 对 等 为 也 而 并 或 其 之 于 以 被 把 从 向 由 中 上 下 年 月 日""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "this",
+        "these",
+        "those",
+        "which",
+        "who",
+        "said",
+        "says",
+        "after",
+        "over",
+        "into",
+        "than",
+        "but",
+        "not",
+        "also",
+        "been",
+        "的",
+        "了",
+        "和",
+        "与",
+        "及",
+        "在",
+        "是",
+        "将",
+        "对",
+        "等",
+        "为",
+        "也",
+        "而",
+        "并",
+        "或",
+        "其",
+        "之",
+        "于",
+        "以",
+        "被",
+        "把",
+        "从",
+        "向",
+        "由",
+        "中",
+        "上",
+        "下",
+        "年",
+        "月",
+        "日",
+    ]
 )
 
 

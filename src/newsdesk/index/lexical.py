@@ -160,7 +160,10 @@ class LexicalIndex:
 
     def _field_query(self, name: str, values: Sequence[str]) -> Any:
         return tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema, name, v)) for v in values]
+            [
+                (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, name, v))
+                for v in values
+            ]
         )
 
     def _scored(self, fieldname: str, term: str) -> Any:
@@ -171,7 +174,9 @@ class LexicalIndex:
         occ = tantivy.Occur
         clauses: list[tuple[Any, Any]] = []
         should = [
-            (occ.Should, self._scored(f, t)) for t in dict.fromkeys(query.terms) for f in ("title", "body")
+            (occ.Should, self._scored(f, t))
+            for t in dict.fromkeys(query.terms)
+            for f in ("title", "body")
         ]
         if should:
             clauses.append((occ.Must, tantivy.Query.boolean_query(should)))

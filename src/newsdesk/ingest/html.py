@@ -10,14 +10,72 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 _SKIP = frozenset(
-    "script style noscript template iframe object embed svg canvas nav footer header aside "
-    "form button select textarea menu".split()
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "iframe",
+        "object",
+        "embed",
+        "svg",
+        "canvas",
+        "nav",
+        "footer",
+        "header",
+        "aside",
+        "form",
+        "button",
+        "select",
+        "textarea",
+        "menu",
+    ]
 )
 _BLOCK = frozenset(
-    "p div li h1 h2 h3 h4 h5 h6 blockquote pre section article br tr td th dd dt figcaption "
-    "table ul ol main".split()
+    [
+        "p",
+        "div",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "section",
+        "article",
+        "br",
+        "tr",
+        "td",
+        "th",
+        "dd",
+        "dt",
+        "figcaption",
+        "table",
+        "ul",
+        "ol",
+        "main",
+    ]
 )
-_VOID = frozenset("br img hr meta link input area base col embed source track wbr".split())
+_VOID = frozenset(
+    [
+        "br",
+        "img",
+        "hr",
+        "meta",
+        "link",
+        "input",
+        "area",
+        "base",
+        "col",
+        "embed",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 
 
 @dataclass

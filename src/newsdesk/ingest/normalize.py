@@ -21,7 +21,18 @@ _HASH_STRIP = re.compile(r"[\W_]+", re.UNICODE)
 MAX_PARAGRAPHS = 2000
 MAX_TITLE = 500
 KNOWN_FIELDS = frozenset(
-    "id url title source published_at lang category paragraphs text html".split()
+    [
+        "id",
+        "url",
+        "title",
+        "source",
+        "published_at",
+        "lang",
+        "category",
+        "paragraphs",
+        "text",
+        "html",
+    ]
 )
 
 
@@ -106,7 +117,9 @@ def build_document(record: RawRecord) -> Document:
     elif f.get("html") is not None:
         html_meta = extract_html(_str_field(f, "html"))
         raw_paragraphs = html_meta.paragraphs
-        title = title or html_meta.title
+        # A page without a title keeps its text: its opening words stand in as the title.
+        fallback = raw_paragraphs[0][:80] if raw_paragraphs else ""
+        title = title or html_meta.title or fallback
     else:
         raise ExtractionError("no body: give 'paragraphs', 'text' or 'html'", record.origin)
 

@@ -42,7 +42,9 @@ def _decode(data: bytes, origin: str) -> str:
 def _read(path: Path) -> str:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise SourceProblem(str(path), f"file too large ({size} bytes > {MAX_FILE_BYTES})", "skipped")
+        raise SourceProblem(
+            str(path), f"file too large ({size} bytes > {MAX_FILE_BYTES})", "skipped"
+        )
     if size == 0:
         raise SourceProblem(str(path), "empty file", "skipped")
     return _decode(path.read_bytes(), str(path))
@@ -110,8 +112,6 @@ def iter_records(paths: list[Path]) -> Iterator[RawRecord | SourceProblem]:
         if suffix in JSONL_SUFFIXES:
             yield from _jsonl_records(item, text)
         elif suffix in HTML_SUFFIXES:
-            yield RawRecord(
-                origin=str(item), fields={"html": text, "url": item.resolve().as_uri()}
-            )
+            yield RawRecord(origin=str(item), fields={"html": text, "url": item.resolve().as_uri()})
         else:
             yield _text_record(item, text, markdown=suffix in MARKDOWN_SUFFIXES)

@@ -70,12 +70,12 @@ class SQLiteStore:
         if conn is None:
             try:
                 conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open {self.path}: {exc}") from exc
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn
 
@@ -230,21 +230,26 @@ class SQLiteStore:
 
     # -- reads -------------------------------------------------------------------------
     def index_state(self, name: str) -> tuple[int, dict[str, Any]] | None:
-        row = self._conn().execute(
-            "SELECT rev, params FROM index_state WHERE name = ?", (name,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT rev, params FROM index_state WHERE name = ?", (name,))
+            .fetchone()
+        )
         if row is None:
             return None
         return int(row["rev"]), json.loads(row["params"])
 
     def max_rev(self) -> int:
-        return int(self._conn().execute("SELECT COALESCE(MAX(rev), 0) FROM documents").fetchone()[0])
+        return int(
+            self._conn().execute("SELECT COALESCE(MAX(rev), 0) FROM documents").fetchone()[0]
+        )
 
     def count_documents(self, max_rev: int | None = None) -> int:
         if max_rev is None:
             return int(self._conn().execute("SELECT COUNT(*) FROM documents").fetchone()[0])
         return int(
-            self._conn().execute("SELECT COUNT(*) FROM documents WHERE rev <= ?", (max_rev,))
+            self._conn()
+            .execute("SELECT COUNT(*) FROM documents WHERE rev <= ?", (max_rev,))
             .fetchone()[0]
         )
 

@@ -26,40 +26,146 @@ THEMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Investment & Financing",
         "投资与融资",
-        ("投资", "融资", "注资", "收购", "并购", "估值", "入股", "募资", "invest", "funding",
-         "stake", "acqui", "valuation", "raise", "capital"),
+        (
+            "投资",
+            "融资",
+            "注资",
+            "收购",
+            "并购",
+            "估值",
+            "入股",
+            "募资",
+            "invest",
+            "funding",
+            "stake",
+            "acqui",
+            "valuation",
+            "raise",
+            "capital",
+        ),
     ),
     (
         "Policy & Regulation",
         "政策与监管",
-        ("政策", "监管", "法案", "管制", "关税", "制裁", "补贴", "禁令", "许可", "主权", "regulat",
-         "policy", "law", "act ", "tariff", "sanction", "export control", "ban", "subsid",
-         "licen", "government", "ministry", "commission", "sovereign"),
+        (
+            "政策",
+            "监管",
+            "法案",
+            "管制",
+            "关税",
+            "制裁",
+            "补贴",
+            "禁令",
+            "许可",
+            "主权",
+            "regulat",
+            "policy",
+            "law",
+            "act ",
+            "tariff",
+            "sanction",
+            "export control",
+            "ban",
+            "subsid",
+            "licen",
+            "government",
+            "ministry",
+            "commission",
+            "sovereign",
+        ),
     ),
     (
         "Rates & Macro",
         "利率与宏观",
-        ("利率", "降准", "降息", "加息", "通胀", "基点", "lpr", "gdp", "cpi", "货币", "interest rate",
-         "inflation", "basis point", "central bank", "monetary", "yield"),
+        (
+            "利率",
+            "降准",
+            "降息",
+            "加息",
+            "通胀",
+            "基点",
+            "lpr",
+            "gdp",
+            "cpi",
+            "货币",
+            "interest rate",
+            "inflation",
+            "basis point",
+            "central bank",
+            "monetary",
+            "yield",
+        ),
     ),
     (
         "Market & Competition",
         "市场与竞争",
-        ("市场", "竞争", "份额", "对手", "价格", "销量", "营收", "利润", "股价", "market", "compet",
-         "rival", "share", "price", "sales", "revenue", "profit", "demand"),
+        (
+            "市场",
+            "竞争",
+            "份额",
+            "对手",
+            "价格",
+            "销量",
+            "营收",
+            "利润",
+            "股价",
+            "market",
+            "compet",
+            "rival",
+            "share",
+            "price",
+            "sales",
+            "revenue",
+            "profit",
+            "demand",
+        ),
     ),
     (
         "Technology & Supply Chain",
         "技术与供应链",
-        ("技术", "芯片", "工艺", "研发", "制程", "电池", "晶圆", "产能", "供应链", "稀土", "光刻",
-         "chip", "technolog", "semiconductor", "wafer", "capacity", "supply", "battery",
-         "rare earth", "lithograph", "fab"),
+        (
+            "技术",
+            "芯片",
+            "工艺",
+            "研发",
+            "制程",
+            "电池",
+            "晶圆",
+            "产能",
+            "供应链",
+            "稀土",
+            "光刻",
+            "chip",
+            "technolog",
+            "semiconductor",
+            "wafer",
+            "capacity",
+            "supply",
+            "battery",
+            "rare earth",
+            "lithograph",
+            "fab",
+        ),
     ),
     (
         "Outlook",
         "展望",
-        ("预计", "预期", "计划", "将于", "未来", "展望", "目标", "expect", "forecast", "plan",
-         "outlook", "target", "next year", "will "),
+        (
+            "预计",
+            "预期",
+            "计划",
+            "将于",
+            "未来",
+            "展望",
+            "目标",
+            "expect",
+            "forecast",
+            "plan",
+            "outlook",
+            "target",
+            "next year",
+            "will ",
+        ),
     ),
 )
 _BOILERPLATE = re.compile(
@@ -80,7 +186,7 @@ class _Sentence:
 
 
 def _sentences(document: Document) -> list[_Sentence]:
-    out = []
+    out: list[_Sentence] = []
     for p in document.paragraphs:
         for s in split_sentences(p.text):
             out.append(_Sentence(p.n, len(out), s, frozenset(tokenize(s))))
@@ -166,7 +272,7 @@ class ExtractiveSummarizer:
         sections = [Section(LEAD_TITLE[ui], tuple(_bullet(s) for s in lead))]
         for theme, members in sorted(groups.items(), key=lambda kv: min(s.order for s in kv[1])):
             members.sort(key=lambda s: s.order)
-            title = OTHER_TITLE[ui] if theme < 0 else THEMES[theme][0 if ui == "en" else 1]
+            title = OTHER_TITLE[ui] if theme < 0 else _theme_title(theme, ui)
             sections.append(Section(title, tuple(_bullet(s) for s in members[:3])))
         summary = Summary(
             doc_id=document.id,
@@ -177,6 +283,11 @@ class ExtractiveSummarizer:
             content_hash=document.content_hash,
         )
         return verify(summary, document)
+
+
+def _theme_title(theme: int, ui: str) -> str:
+    english, chinese, _ = THEMES[theme]
+    return chinese if ui == "zh" else english
 
 
 def _bullet(s: _Sentence) -> Bullet:

@@ -136,8 +136,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return _html_error(request, 500, "internal error")
 
     def _request(
-        q: str, sort: str, page: int, since: str | None, until: str | None,
-        lang: str | None, source: str | None, limit: int = PAGE_SIZE,
+        q: str,
+        sort: str,
+        page: int,
+        since: str | None,
+        until: str | None,
+        lang: str | None,
+        source: str | None,
+        limit: int = PAGE_SIZE,
     ) -> SearchRequest:
         return SearchRequest(
             query=q,
@@ -165,9 +171,18 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         refresh()
         req = _request(q, sort, page, since, until, lang, source)
         results = eng.search(req)
-        params = {k: v for k, v in
-                  {"q": q, "sort": sort, "since": since, "until": until, "lang": lang,
-                   "source": source}.items() if v}
+        params = {
+            k: v
+            for k, v in {
+                "q": q,
+                "sort": sort,
+                "since": since,
+                "until": until,
+                "lang": lang,
+                "source": source,
+            }.items()
+            if v
+        }
         pages = max(1, -(-results.total // PAGE_SIZE))
         return templates.TemplateResponse(
             request,
@@ -202,8 +217,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def health() -> dict[str, Any]:
         """Liveness and counts."""
         info = eng.status()
-        return {"ok": True, "version": __version__, "documents": info["documents"],
-                "indexed": info["indexed"]}
+        return {
+            "ok": True,
+            "version": __version__,
+            "documents": info["documents"],
+            "indexed": info["indexed"],
+        }
 
     @app.get("/api/v1/search", tags=["search"])
     def api_search(

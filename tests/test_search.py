@@ -1,0 +1,123 @@
+"""Search over the bundled sample: Chinese and English, sorting, filters, collapse, syntax."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from newsdesk import Engine, SearchRequest
+from newsdesk.errors import InputError
+
+
+def _ids(engine: Engine, query: str, **kw: object) -> list[str]:
+    return [h.document.id for h in engine.search(SearchRequest(query=query, **kw)).hits]  # type: ignore[arg-type]
+
+
+def test_chinese_topic_query_finds_documents_that_use_it(sample_engine: Engine) -> None:
+    results = sample_engine.search(SearchRequest(query="技术主权", limit=20))
+    assert results.total >= 4
+    texts = [h.document.title + h.document.text for h in results.hits]
+    literal = sum("技术主权" in t for t in texts)
+    assert literal >= 4
+    # Newest first by default.
+    times = [h.document.published_at for h in results.hits]
+    assert all(isinstance(t, datetime) for t in times)
+    assert times == sorted(times, reverse=True)  # type: ignore[type-var]
+
+
+def test_english_query_finds_english_documents(sample_engine: Engine) -> None:
+    results = sample_engine.search(
+        SearchRequest(query="rare earth export controls", sort="relevance")
+    )
+    assert results.hits, "expected English results"
+    top = results.hits[0].document
+    assert top.lang == "en"
+    assert "rare earth" in (top.title + top.text).lower()
+    scores = [h.score for h in results.hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_relevance_cutoff_keeps_unrelated_documents_out(sample_engine: Engine) -> None:
+    hits = sample_engine.search(SearchRequest(query="稀土", limit=50)).hits
+    assert hits
+    for h in hits:
+        assert "稀土" in h.document.title + h.document.text
+    # Filler stories never match a rare-earth query.
+    assert not {h.document.id for h in hits} & {"zh-autumn-harvest-01", "zh-guoqing-tourism-01"}
+
+
+def test_newest_and_relevance_sort_the_same_relevant_set(sample_engine: Engine) -> None:
+    newest = set(_ids(sample_engine, "芯片", sort="newest", limit=100))
+    relevance = set(_ids(sample_engine, "芯片", sort="relevance", limit=100))
+    assert newest == relevance and newest
+
+
+def test_near_duplicates_collapse_into_one_result(sample_engine: Engine) -> None:
+    hits = sample_engine.search(SearchRequest(query="阿斯麦 Mistral", limit=50)).hits
+    ids = [h.document.id for h in hits]
+    assert not {"zh-asml-mistral-01", "zh-asml-mistral-02"} <= set(ids)
+    story = next(h for h in hits if h.document.id in {"zh-asml-mistral-01", "zh-asml-mistral-02"})
+    assert {d.id for d in story.duplicates} == {"zh-asml-mistral-01", "zh-asml-mistral-02"} - {
+        story.document.id
+    }
+    # The follow-up a week later is a different story and is not merged.
+    assert "zh-mistral-followup-01" in ids
+
+
+def test_filters(sample_engine: Engine) -> None:
+    en = sample_engine.search(SearchRequest(query="chips OR 芯片", langs=("en",), limit=50)).hits
+    assert en and all(h.document.lang == "en" for h in en)
+    dated = sample_engine.search(
+        SearchRequest(query="芯片", since="2025-10-01", until="2025-10-31", limit=50)
+    ).hits
+    assert dated
+    for h in dated:
+        assert h.document.published_at is not None
+        assert "2025-09-30" < h.document.published_at.date().isoformat() < "2025-11-01"
+    src = sample_engine.search(SearchRequest(query="LPR", sources=("华夏财经",), limit=50)).hits
+    assert src and all(h.document.source == "华夏财经" for h in src)
+
+
+def test_phrase_and_exclusion(sample_engine: Engine) -> None:
+    with_word = _ids(sample_engine, "chips", limit=50)
+    excluded = _ids(sample_engine, "chips -nvidia", limit=50)
+    assert excluded and len(excluded) < len(with_word)
+    for doc_id in excluded:
+        doc = sample_engine.document(doc_id)
+        assert "nvidia" not in (doc.title + doc.text).lower()
+    phrase = _ids(sample_engine, '"export controls"', limit=50)
+    assert phrase
+    for doc_id in phrase:
+        doc = sample_engine.document(doc_id)
+        assert "export control" in (doc.title + " " + doc.text).lower()
+
+
+def test_empty_query_lists_latest(sample_engine: Engine) -> None:
+    results = sample_engine.search(SearchRequest(query="", limit=5))
+    times = [h.document.published_at for h in results.hits]
+    assert len(times) == 5 and times == sorted(times, reverse=True)  # type: ignore[type-var]
+
+
+def test_paging(sample_engine: Engine) -> None:
+    all_ids = _ids(sample_engine, "芯片", limit=100)
+    page2 = _ids(sample_engine, "芯片", limit=3, offset=3)
+    assert page2 == all_ids[3:6]
+
+
+@pytest.mark.parametrize(
+    "request_kw",
+    [
+        {"query": "x", "sort": "oldest"},
+        {"query": "x", "limit": 0},
+        {"query": "x", "since": "last tuesday"},
+        {"query": "x", "since": "2025-10-02", "until": "2025-10-01"},
+        {"query": "-only -exclusions"},
+        {"query": "x" * 1001},
+    ],
+)
+def test_bad_requests_raise_input_error(
+    sample_engine: Engine, request_kw: dict[str, object]
+) -> None:
+    with pytest.raises(InputError):
+        sample_engine.search(SearchRequest(**request_kw))  # type: ignore[arg-type]
