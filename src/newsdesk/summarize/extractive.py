@@ -255,11 +255,13 @@ class ExtractiveSummarizer:
 
         # Budget grows with the article but never pads a short one.
         budget = max(1, min(self.max_bullets, math.ceil(len(sentences) * 0.6)))
-        chosen: list[_Sentence] = []
+        # News puts its main point first: the lede always opens the lead section.
+        lede = min(sentences, key=lambda s: s.order)
+        chosen: list[_Sentence] = [lede]
         for s in ranked:
             if len(chosen) >= budget:
                 break
-            if not any(_similar(s, c) for c in chosen):
+            if s is not lede and not any(_similar(s, c) for c in chosen):
                 chosen.append(s)
 
         n_lead = 1 if len(chosen) <= 2 else 2 if len(chosen) <= 6 else 3
