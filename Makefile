@@ -38,7 +38,7 @@ browser:
 	  fi; }
 
 lint: dev
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 
 typecheck: dev
 	$(BIN)/mypy
