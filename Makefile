@@ -28,11 +28,12 @@ dev: $(VENV)/.dev-installed
 demo: install
 	$(BIN)/newsdesk --home "$(HOME_DIR)" demo --port $(PORT)
 
-# Browser tests drive Debian's chromium (never a downloaded browser).
+# Browser tests drive Debian's chromium (never a downloaded browser); a CJK font makes
+# the screenshots readable.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; } || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	  else \
 	    echo "browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
 	  fi; }

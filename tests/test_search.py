@@ -99,6 +99,11 @@ def test_empty_query_lists_latest(sample_engine: Engine) -> None:
     assert len(times) == 5 and times == sorted(times, reverse=True)  # type: ignore[type-var]
 
 
+@pytest.mark.parametrize("query", ["*", "AND", '"', "：", "的"])
+def test_query_without_searchable_words_matches_nothing(sample_engine: Engine, query: str) -> None:
+    assert sample_engine.search(SearchRequest(query=query)).total == 0
+
+
 def test_paging(sample_engine: Engine) -> None:
     all_ids = _ids(sample_engine, "芯片", limit=100)
     page2 = _ids(sample_engine, "芯片", limit=3, offset=3)

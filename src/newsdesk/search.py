@@ -150,6 +150,9 @@ class Searcher:
         if query.empty:
             if query.excluded:
                 raise InputError("the query excludes words but asks for none")
+            if request.query.strip():
+                # Text with no searchable words ("*", "AND"): nothing is about it.
+                return SearchResults(query=request.query, total=0, hits=(), sort=request.sort)
             hits = self.lexical.browse(query, self.policy.max_relevant)
             sort = "newest"
         else:

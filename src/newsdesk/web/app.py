@@ -42,6 +42,12 @@ def _fmt_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "undated"
 
 
+def _secure(response: Response) -> None:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(
         {"ok": False, "error": {"status": status, "code": code, "message": message}},
@@ -74,7 +80,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         title="newsdesk",
         version=__version__,
         description="Search news by topic; structured summaries with verified citations.",
-        docs_url="/api/docs",
+        # FastAPI's interactive docs load scripts from a CDN; newsdesk runs offline and
+        # forbids foreign scripts, so /api/docs is a server-rendered page instead.
+        docs_url=None,
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
     )
@@ -86,9 +94,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
+        _secure(response)
         return response
 
     def _is_api(request: Request) -> bool:
@@ -131,9 +137,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> Response:
+        # Starlette answers unexpected errors outside the middleware stack, so the
+        # security headers are set here too.
+        response: Response
         if _is_api(request):
-            return _error(500, "internal_error", "internal error")
-        return _html_error(request, 500, "internal error")
+            response = _error(500, "internal_error", "internal error")
+        else:
+            response = _html_error(request, 500, "internal error")
+        _secure(response)
+        return response
 
     def _request(
         q: str,
@@ -210,6 +222,24 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             request,
             "document.html",
             {"doc": doc, "summary": eng.summary(doc_id), "others": eng.other_sources(doc)},
+        )
+
+    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        spec = app.openapi()
+        endpoints = [
+            {
+                "method": method.upper(),
+                "path": path,
+                "summary": op.get("summary", ""),
+                "description": op.get("description", ""),
+                "parameters": op.get("parameters", []),
+            }
+            for path, ops in spec.get("paths", {}).items()
+            for method, op in ops.items()
+        ]
+        return templates.TemplateResponse(
+            request, "api_docs.html", {"endpoints": endpoints, "version": __version__}
         )
 
     # -- JSON API ------------------------------------------------------------------------
