@@ -5,62 +5,30 @@ Results go to stdout (``--json`` for machines), progress and logs to stderr.
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from newsdesk import __version__
-from newsdesk.config import SORTS, Settings, load_settings
+from newsdesk.cli import evaluate
+from newsdesk.cli._common import (
+    CONTEXT,
+    State,
+    err,
+    handle_errors,
+    out,
+    print_json,
+    progress_bar,
+)
+from newsdesk.config import SORTS, Settings
 from newsdesk.engine import Engine, IngestReport, open_engine
-from newsdesk.errors import NewsdeskError
 from newsdesk.models import Hit, IngestResult, Summary
 from newsdesk.search import SearchRequest
 from newsdesk.views import document_json, search_json
-
-F = TypeVar("F", bound=Callable[..., Any])
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
-
-
-class _State:
-    def __init__(self, home: str | None, debug: bool) -> None:
-        self.home = home
-        self.debug = debug
-
-    def settings(self, **overrides: Any) -> Settings:
-        return load_settings(self.home, overrides)
-
-
-def _handle_errors(fn: F) -> F:
-    """Library errors become one line on stderr and exit code 1 (tracebacks with --debug)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except NewsdeskError as exc:
-            ctx = click.get_current_context()
-            if ctx.find_object(_State) and ctx.find_object(_State).debug:  # type: ignore[union-attr]
-                raise
-            err.print(Text(f"error: {exc}", style="bold red"))
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @click.group(context_settings=CONTEXT)
@@ -79,24 +47,12 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
 
     Everything runs offline on this machine; nothing is downloaded.
     """
-    ctx.obj = _State(home, debug)
+    ctx.obj = State(home, debug)
 
 
 # -- ingest ------------------------------------------------------------------------------
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-
-
 def _run_ingest(engine: Engine, paths: list[Path] | None) -> IngestReport:
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("ingesting", total=None)
 
         def tick(result: IngestResult) -> None:
@@ -130,7 +86,7 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
                     + "\n"
                 )
     if as_json:
-        _print_json(
+        print_json(
             {
                 "counts": report.counts,
                 "indexed": report.indexed,
@@ -161,8 +117,8 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
     help="Write every failed or skipped input (origin, reason) to this JSONL file.",
 )
 @click.pass_obj
-@_handle_errors
-def ingest(state: _State, paths: tuple[Path, ...], as_json: bool, failures: Path | None) -> None:
+@handle_errors
+def ingest(state: State, paths: tuple[Path, ...], as_json: bool, failures: Path | None) -> None:
     """Ingest files and folders: JSONL (one document per line), HTML, text, Markdown.
 
     A JSONL line has "title" and a body ("paragraphs", "text" or "html"), and may
@@ -229,9 +185,9 @@ def _print_hit(i: int, hit: Hit) -> None:
 @click.option("--category", "categories", multiple=True, help="Only this category; repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.pass_obj
-@_handle_errors
+@handle_errors
 def search(
-    state: _State,
+    state: State,
     query: str,
     sort: str | None,
     limit: int | None,
@@ -259,7 +215,7 @@ def search(
     with open_engine(settings) as engine:
         results = engine.search(request)
     if as_json:
-        _print_json(search_json(results))
+        print_json(search_json(results))
         return
     err.print(f"{results.total} relevant result(s) for {query!r}, sorted by {results.sort}")
     for i, hit in enumerate(results.hits, start=1 + offset):
@@ -270,15 +226,15 @@ def search(
 @click.argument("doc_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the document as JSON.")
 @click.pass_obj
-@_handle_errors
-def show(state: _State, doc_id: str, as_json: bool) -> None:
+@handle_errors
+def show(state: State, doc_id: str, as_json: bool) -> None:
     """Show a document with its numbered paragraphs and its summary."""
     with open_engine(state.settings()) as engine:
         doc = engine.document(doc_id)
         summary = engine.summary(doc_id)
         others = engine.other_sources(doc)
     if as_json:
-        _print_json(document_json(doc, summary, others))
+        print_json(document_json(doc, summary, others))
         return
     out.print(Text(doc.title, style="bold"))
     out.print(Text(f"{doc.source} · {_fmt_time(doc.published_at)} · {doc.url}", style="dim"))
@@ -296,13 +252,13 @@ def show(state: _State, doc_id: str, as_json: bool) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
-@_handle_errors
-def status(state: _State, as_json: bool) -> None:
+@handle_errors
+def status(state: State, as_json: bool) -> None:
     """How many documents are stored, indexed and summarized, and where."""
     with open_engine(state.settings()) as engine:
         info = engine.status()
     if as_json:
-        _print_json(info)
+        print_json(info)
         return
     for key, value in info.items():
         if isinstance(value, dict):
@@ -313,12 +269,12 @@ def status(state: _State, as_json: bool) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
 @click.pass_obj
-@_handle_errors
-def config(state: _State, as_json: bool) -> None:
+@handle_errors
+def config(state: State, as_json: bool) -> None:
     """Print the effective settings (defaults < config.toml < NEWSDESK_* env < flags)."""
     data = state.settings().to_json()
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     for key, value in data.items():
         out.print(Text(f"{key} = {value!r}"))
@@ -331,10 +287,10 @@ def index() -> None:
 
 @index.command("rebuild", context_settings=CONTEXT)
 @click.pass_obj
-@_handle_errors
-def index_rebuild(state: _State) -> None:
+@handle_errors
+def index_rebuild(state: State) -> None:
     """Drop the search index and build it again from the database."""
-    with open_engine(state.settings()) as engine, _progress() as progress:
+    with open_engine(state.settings()) as engine, progress_bar() as progress:
         task = progress.add_task("indexing", total=engine.store.count_documents())
         n = engine.rebuild_index(lambda k: progress.advance(task, k))
     err.print(f"indexed {n} document(s)")
@@ -353,8 +309,8 @@ def _serve(settings: Settings) -> None:
 @click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [8000].")
 @click.pass_obj
-@_handle_errors
-def serve(state: _State, host: str | None, port: int | None) -> None:
+@handle_errors
+def serve(state: State, host: str | None, port: int | None) -> None:
     """Serve the web UI and the JSON API."""
     _serve(state.settings(host=host, port=port))
 
@@ -365,8 +321,8 @@ def serve(state: _State, host: str | None, port: int | None) -> None:
 @click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [8000].")
 @click.pass_obj
-@_handle_errors
-def demo(state: _State, query: str, do_serve: bool, host: str | None, port: int | None) -> None:
+@handle_errors
+def demo(state: State, query: str, do_serve: bool, host: str | None, port: int | None) -> None:
     """Ingest the bundled sample corpus, print a sample search, then serve the web UI.
 
     The sample is illustrative text written by the newsdesk project, not real news.
@@ -381,6 +337,10 @@ def demo(state: _State, query: str, do_serve: bool, host: str | None, port: int 
         _print_hit(i, hit)
     if do_serve:
         _serve(settings)
+
+
+# Command modules register here, each defined in its own file under newsdesk/cli/.
+cli.add_command(evaluate.eval_group)
 
 
 def main() -> None:

@@ -1,0 +1,66 @@
+"""What every command module shares: consoles, state, error handling, progress bars."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from newsdesk.config import Settings, load_settings
+from newsdesk.errors import NewsdeskError
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class State:
+    def __init__(self, home: str | None, debug: bool) -> None:
+        self.home = home
+        self.debug = debug
+
+    def settings(self, **overrides: Any) -> Settings:
+        return load_settings(self.home, overrides)
+
+
+def handle_errors(fn: F) -> F:
+    """Library errors become one line on stderr and exit code 1 (tracebacks with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NewsdeskError as exc:
+            ctx = click.get_current_context()
+            if ctx.find_object(State) and ctx.find_object(State).debug:  # type: ignore[union-attr]
+                raise
+            err.print(Text(f"error: {exc}", style="bold red"))
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def progress_bar() -> Progress:
+    """A progress bar on stderr, shown only when stderr is a terminal."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
