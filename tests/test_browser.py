@@ -211,6 +211,50 @@ def test_citation_link_highlights_paragraph(
     assert not log.page_errors
 
 
+def test_citation_shows_its_paragraph_on_focus(page: Page, live_server: LiveServer) -> None:
+    page.goto(f"{live_server.url}/?q={quote(QUERY)}")
+    cite = page.locator("li.result").first.locator("a.cite").first
+    pop = cite.locator(".cite-pop")
+    assert not pop.is_visible()
+    cite.focus()
+    pop.wait_for(state="visible")
+    assert len(pop.inner_text()) > 10
+    cite.blur()
+    page.mouse.move(0, 0)
+    assert not pop.is_visible()
+    cite.hover()
+    pop.wait_for(state="visible")
+
+
+def test_clicking_a_chart_bar_filters_to_its_period(
+    page: Page, live_server: LiveServer, log: PageLog
+) -> None:
+    page.goto(f"{live_server.url}/?q={quote('芯片')}")
+    bars = page.locator("svg a.bar-link")
+    assert bars.count() >= 2
+    total_before = int(page.locator("#result-count").inner_text().split()[0])
+    # Click the bar with the most documents (its <rect class=bar> is tallest).
+    heights = page.locator("svg a.bar-link").evaluate_all(
+        "els => els.map(a => { const r = a.querySelector('rect.bar');"
+        " return r ? Number(r.getAttribute('height')) : 0; })"
+    )
+    index = max(range(len(heights)), key=lambda i: heights[i])
+    with page.expect_navigation():
+        bars.nth(index).click()
+    assert "since=" in page.url and "until=" in page.url
+    since = page.locator("input[name=since]").input_value()
+    until = page.locator("input[name=until]").input_value()
+    assert since and until and since <= until
+    total_after = int(page.locator("#result-count").inner_text().split()[0])
+    assert 1 <= total_after <= total_before
+    stamps = page.locator("li.result time").evaluate_all(
+        "els => els.map(e => e.getAttribute('datetime').slice(0, 10))"
+    )
+    assert stamps and all(since <= d <= until for d in stamps), (since, until, stamps)
+    _screenshot(page, "search-filtered.png")
+    assert not log.page_errors
+
+
 @pytest.mark.parametrize("path", ["/?q=markup", f"/documents/{MARKUP_DOC}"])
 def test_hostile_markup_stays_text(
     page: Page, live_server: LiveServer, log: PageLog, path: str

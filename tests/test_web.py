@@ -198,16 +198,18 @@ def test_search_page_shows_headlines_and_valid_citations(client: httpx.Client) -
 
     cites = root.find_all("a", "cite")
     assert cites, "no citation links on the search page"
-    paragraphs: dict[str, set[int]] = {}
+    paragraphs: dict[str, dict[int, str]] = {}
     for a in cites:
         m = CITE_HREF.match(a.attrs["href"])
         assert m, f"unexpected citation href {a.attrs['href']!r}"
         doc_id, n = unquote(m["id"]), int(m["n"])
         if doc_id not in paragraphs:
             doc = get_json(client, f"/api/v1/documents/{m['id']}")
-            paragraphs[doc_id] = {p["n"] for p in doc["paragraphs"]}
+            paragraphs[doc_id] = {p["n"]: p["text"] for p in doc["paragraphs"]}
         assert n in paragraphs[doc_id], f"{a.attrs['href']} cites a paragraph that does not exist"
-        assert a.text == f"[{n}]"
+        # The link reads [n]; its pop-up (shown on hover and focus) quotes the paragraph.
+        assert a.text.startswith(f"[{n}]")
+        assert paragraphs[doc_id][n][:40] in a.text
     assert set(paragraphs) <= set(result_ids(root))
 
 

@@ -11,12 +11,13 @@ The Python API::
 """
 
 from newsdesk.config import Settings, load_settings
-from newsdesk.engine import Engine, IngestReport, open_engine
+from newsdesk.engine import Engine, open_engine
 from newsdesk.errors import NewsdeskError
 from newsdesk.models import (
     Bullet,
     Document,
     Hit,
+    IngestReport,
     IngestResult,
     Paragraph,
     SearchResults,

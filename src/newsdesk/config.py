@@ -18,6 +18,7 @@ import platformdirs
 from newsdesk.errors import ConfigError
 
 SORTS = ("newest", "relevance")
+SECRETS = frozenset({"api_token"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,11 @@ class Settings:
     max_relevant: int = 200
     host: str = "127.0.0.1"
     port: int = 8000
+    # Bearer token that endpoints which change data require; empty disables them.
+    api_token: str = ""
+    # Require the token for read endpoints too (a private deployment).
+    api_token_for_reads: bool = False
+    max_request_bytes: int = 20 * 1024 * 1024
 
     @property
     def db_path(self) -> Path:
@@ -45,9 +51,12 @@ class Settings:
         return self.home / "index" / "lexical"
 
     def to_json(self) -> dict[str, Any]:
+        """The settings as JSON, with secrets redacted."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name in SECRETS and value:
+                value = "***"
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
@@ -56,7 +65,18 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("newsdesk", appauthor=False))
 
 
-_CASTS: dict[str, type] = {
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(value)
+
+
+_CASTS: dict[str, Any] = {
     "ui_language": str,
     "summarizer": str,
     "default_sort": str,
@@ -65,6 +85,9 @@ _CASTS: dict[str, type] = {
     "max_relevant": int,
     "host": str,
     "port": int,
+    "api_token": str,
+    "api_token_for_reads": _bool,
+    "max_request_bytes": int,
 }
 
 
@@ -73,7 +96,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     try:
         return cast(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {name} must be {cast.__name__}, got {value!r}") from exc
+        kind = "true or false" if cast is _bool else cast.__name__
+        raise ConfigError(f"{where}: {name} must be {kind}, got {value!r}") from exc
 
 
 def load_settings(

@@ -7,9 +7,8 @@ Everything a user can do (ingest, search, show, status, rebuild) is a method of
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +23,7 @@ from newsdesk.ingest.sources import SourceProblem
 from newsdesk.models import (
     Document,
     DuplicateRef,
+    IngestReport,
     IngestResult,
     Outcome,
     SearchResults,
@@ -42,26 +42,6 @@ SUMMARIZERS: dict[str, Callable[[Settings], Summarizer]] = {
 def sample_corpus_path() -> Path:
     """The bundled, illustrative sample corpus (written by the project)."""
     return Path(str(resources.files("newsdesk") / "sample" / "corpus.jsonl"))
-
-
-@dataclass
-class IngestReport:
-    """Outcomes of one ingest run, in input order."""
-
-    results: list[IngestResult] = field(default_factory=list)
-    indexed: int = 0
-
-    @property
-    def counts(self) -> dict[str, int]:
-        c = Counter(r.outcome for r in self.results)
-        return {
-            k: c.get(k, 0)
-            for k in ("accepted", "updated", "unchanged", "duplicate", "skipped", "failed")
-        }
-
-    @property
-    def problems(self) -> list[IngestResult]:
-        return [r for r in self.results if r.outcome in ("failed", "skipped")]
 
 
 class Engine:
@@ -192,6 +172,10 @@ class Engine:
     def other_sources(self, doc: Document) -> list[DuplicateRef]:
         members = self.store.story_members([doc.story_id]).get(doc.story_id, [])
         return [m for m in members if m.id != doc.id]
+
+    def sources(self) -> list[tuple[str, int]]:
+        """Known sources and how many documents each has, for filters."""
+        return self.store.sources()
 
     def status(self) -> dict[str, Any]:
         documents = self.store.count_documents()

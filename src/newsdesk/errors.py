@@ -10,6 +10,7 @@ family or one branch::
     ├── ExtractionError      an input could not be turned into a document
     ├── StoreError           the SQLite store failed or is from a newer version
     ├── SearchIndexError     the search index is missing, locked or inconsistent
+    ├── PermissionDenied     a request lacks the token an endpoint requires
     └── BackendUnavailable   an optional dependency or remote service is missing
 
 Expected outcomes of ingest (duplicate, skipped, failed) are values
@@ -62,3 +63,11 @@ class BackendUnavailable(NewsdeskError):
     def __init__(self, message: str, backend: str = "") -> None:
         super().__init__(message)
         self.backend = backend
+
+
+class PermissionDenied(NewsdeskError):
+    """The caller is not allowed to do this (missing or wrong API token, writes disabled)."""
+
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -164,6 +165,26 @@ class IngestResult:
     duplicate_of: str = ""
 
 
+@dataclass
+class IngestReport:
+    """Outcomes of one ingest run, in input order."""
+
+    results: list[IngestResult] = field(default_factory=list)
+    indexed: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.outcome for r in self.results)
+        return {
+            k: c.get(k, 0)
+            for k in ("accepted", "updated", "unchanged", "duplicate", "skipped", "failed")
+        }
+
+    @property
+    def problems(self) -> list[IngestResult]:
+        return [r for r in self.results if r.outcome in ("failed", "skipped")]
+
+
 @dataclass(frozen=True, slots=True)
 class DuplicateRef:
     id: str
@@ -189,3 +210,5 @@ class SearchResults:
     total: int
     hits: tuple[Hit, ...]
     sort: str = "newest"
+    # Publish times of every relevant story (not only this page), for the timeline.
+    published: tuple[datetime | None, ...] = ()

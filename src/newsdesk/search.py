@@ -196,4 +196,10 @@ class Searcher:
                     summary=summaries.get(h.id),
                 )
             )
-        return SearchResults(query=request.query, total=len(stories), hits=tuple(out), sort=sort)
+        return SearchResults(
+            query=request.query,
+            total=len(stories),
+            hits=tuple(out),
+            sort=sort,
+            published=tuple(docs_all[h.id].published_at for _, h in stories),
+        )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from newsdesk.models import Document, DuplicateRef, Hit, SearchResults, Summary
+from newsdesk.models import Document, DuplicateRef, Hit, IngestReport, SearchResults, Summary
 
 
 def _time(value: datetime | None) -> str | None:
@@ -47,6 +47,7 @@ def search_json(results: SearchResults) -> dict[str, Any]:
         "total": results.total,
         "sort": results.sort,
         "results": [hit_json(h) for h in results.hits],
+        "timeline": timeline(results.published),
     }
 
 
@@ -65,4 +66,76 @@ def document_json(
         "paragraphs": [{"n": p.n, "text": p.text} for p in doc.paragraphs],
         "summary": summary_json(summary),
         "duplicates": [duplicate_json(d) for d in others],
+    }
+
+
+def timeline(published: tuple[datetime | None, ...]) -> list[dict[str, Any]]:
+    """Count documents per day, week or month (whichever gives a readable chart).
+
+    Days are the documents' own calendar days (in the zone they were published in).
+    Buckets with no documents between the first and the last are kept, so the
+    chart's gaps are real.
+    """
+    days = sorted(p.date() for p in published if p is not None)
+    if not days:
+        return []
+    span = (days[-1] - days[0]).days
+    if span <= 45:
+
+        def start_of(d: date) -> date:
+            return d
+
+        def next_of(d: date) -> date:
+            return d + timedelta(days=1)
+    elif span <= 366:
+
+        def start_of(d: date) -> date:
+            return d - timedelta(days=d.weekday())
+
+        def next_of(d: date) -> date:
+            return d + timedelta(days=7)
+    else:
+
+        def start_of(d: date) -> date:
+            return d.replace(day=1)
+
+        def next_of(d: date) -> date:
+            return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+    counts: dict[date, int] = {}
+    for d in days:
+        key = start_of(d)
+        counts[key] = counts.get(key, 0) + 1
+    out = []
+    cursor = start_of(days[0])
+    while cursor <= days[-1]:
+        nxt = next_of(cursor)
+        out.append(
+            {
+                "start": cursor.isoformat(),
+                "end": (nxt - timedelta(days=1)).isoformat(),
+                "count": counts.get(cursor, 0),
+            }
+        )
+        cursor = nxt
+    return out
+
+
+def ingest_json(report: IngestReport) -> dict[str, Any]:
+    return {
+        "counts": report.counts,
+        "indexed": report.indexed,
+        "accepted": [
+            {"origin": r.origin, "id": r.doc_id, "outcome": r.outcome}
+            for r in report.results
+            if r.outcome in ("accepted", "updated")
+        ],
+        "problems": [
+            {"origin": r.origin, "outcome": r.outcome, "reason": r.reason} for r in report.problems
+        ],
+        "duplicates": [
+            {"origin": r.origin, "id": r.doc_id, "duplicate_of": r.duplicate_of}
+            for r in report.results
+            if r.outcome == "duplicate"
+        ],
     }

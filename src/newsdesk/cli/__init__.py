@@ -25,10 +25,10 @@ from newsdesk.cli._common import (
     progress_bar,
 )
 from newsdesk.config import SORTS, Settings
-from newsdesk.engine import Engine, IngestReport, open_engine
-from newsdesk.models import Hit, IngestResult, Summary
+from newsdesk.engine import Engine, open_engine
+from newsdesk.models import Hit, IngestReport, IngestResult, Summary
 from newsdesk.search import SearchRequest
-from newsdesk.views import document_json, search_json
+from newsdesk.views import document_json, ingest_json, search_json
 
 
 @click.group(context_settings=CONTEXT)
@@ -86,20 +86,7 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
                     + "\n"
                 )
     if as_json:
-        print_json(
-            {
-                "counts": report.counts,
-                "indexed": report.indexed,
-                "problems": [
-                    {"origin": r.origin, "outcome": r.outcome, "reason": r.reason} for r in problems
-                ],
-                "duplicates": [
-                    {"origin": r.origin, "id": r.doc_id, "duplicate_of": r.duplicate_of}
-                    for r in report.results
-                    if r.outcome == "duplicate"
-                ],
-            }
-        )
+        print_json(ingest_json(report))
         return
     for r in problems[:20]:
         err.print(Text(f"{r.outcome}: {r.origin}: {r.reason}", style="yellow"))

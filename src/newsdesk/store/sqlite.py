@@ -269,6 +269,15 @@ class SQLiteStore:
             self._conn().execute("SELECT COUNT(DISTINCT story_id) FROM documents").fetchone()[0]
         )
 
+    def sources(self, limit: int = 200) -> list[tuple[str, int]]:
+        """Sources with their document counts, largest first."""
+        rows = self._conn().execute(
+            "SELECT source, COUNT(*) AS n FROM documents WHERE source != ''"
+            " GROUP BY source ORDER BY n DESC, source LIMIT ?",
+            (limit,),
+        )
+        return [(r["source"], int(r["n"])) for r in rows]
+
     def rows_since(self, rev: int, limit: int = 1000) -> list[IndexRow]:
         """Documents changed after ``rev``, oldest change first, for index catch-up."""
         conn = self._conn()

@@ -1,0 +1,154 @@
+"""The JSON API under ``/api/v1``; the same shapes as the CLI's ``--json`` output.
+
+Endpoints that change data need ``Authorization: Bearer <api_token>``; with no token
+configured they are disabled. Read endpoints are open unless ``api_token_for_reads``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import tempfile
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from fastapi import Body, Depends, FastAPI, File, Header, Query, UploadFile
+
+from newsdesk import __version__
+from newsdesk.config import Settings
+from newsdesk.engine import Engine
+from newsdesk.errors import InputError, NotFound, PermissionDenied
+from newsdesk.ingest import RawRecord
+from newsdesk.ingest.sources import SUPPORTED, SourceProblem
+from newsdesk.search import MAX_LIMIT
+from newsdesk.views import document_json, ingest_json, search_json
+from newsdesk.web.pages import PAGE_SIZE, Refresher, search_request
+
+MAX_DOCUMENTS_PER_REQUEST = 1000
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _token_ok(settings: Settings, authorization: str | None) -> bool:
+    if not authorization or not authorization.startswith("Bearer "):
+        return False
+    given = authorization.removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), settings.api_token.encode())
+
+
+def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
+    """Add the ``/api/v1`` routes to ``app``."""
+    refresh = Refresher(engine)
+    # One ingest at a time: the index has a single writer.
+    ingest_lock = threading.Lock()
+
+    def require_write(authorization: str | None = Header(None)) -> None:
+        if not settings.api_token:
+            raise PermissionDenied(
+                "writes are disabled: set api_token (env NEWSDESK_API_TOKEN) to enable them", 403
+            )
+        if not _token_ok(settings, authorization):
+            raise PermissionDenied("missing or wrong bearer token", 401)
+
+    def require_read(authorization: str | None = Header(None)) -> None:
+        if settings.api_token_for_reads and not _token_ok(settings, authorization):
+            raise PermissionDenied("missing or wrong bearer token", 401)
+
+    read = [Depends(require_read)]
+    write = [Depends(require_write)]
+
+    @app.get("/api/v1/health", tags=["meta"])
+    def health() -> dict[str, Any]:
+        """Liveness and document counts (always open, for monitors)."""
+        info = engine.status()
+        return {
+            "ok": True,
+            "version": __version__,
+            "documents": info["documents"],
+            "indexed": info["indexed"],
+        }
+
+    @app.get("/api/v1/search", tags=["search"], dependencies=read)
+    def api_search(
+        q: str = Query("", max_length=1000, description="Query, Chinese or English"),
+        sort: str = Query("newest", pattern="^(newest|relevance)$"),
+        limit: int = Query(PAGE_SIZE, ge=1, le=MAX_LIMIT),
+        offset: int = Query(0, ge=0, le=100_000),
+        since: str | None = Query(None, max_length=32, description="YYYY-MM-DD"),
+        until: str | None = Query(None, max_length=32, description="YYYY-MM-DD"),
+        lang: str | None = Query(None, max_length=16),
+        source: str | None = Query(None, max_length=200),
+    ) -> dict[str, Any]:
+        """Search; the same contract as ``newsdesk search --json``."""
+        refresh()
+        req = search_request(q, sort, 1, since, until, lang, source, limit)
+        return search_json(engine.search(replace(req, offset=offset)))
+
+    @app.get("/api/v1/documents/{doc_id}", tags=["documents"], dependencies=read)
+    def api_document(doc_id: str) -> dict[str, Any]:
+        """One document with numbered paragraphs; the same as ``newsdesk show --json``."""
+        doc = engine.document(doc_id)
+        return document_json(doc, engine.summary(doc_id), engine.other_sources(doc))
+
+    @app.get("/api/v1/documents/{doc_id}/summary", tags=["documents"], dependencies=read)
+    def api_summary(doc_id: str) -> dict[str, Any]:
+        """The structured summary of one document, with its verification record."""
+        engine.document(doc_id)
+        summary = engine.summary(doc_id)
+        if summary is None:
+            raise NotFound("summary", doc_id)
+        return summary.to_json()
+
+    @app.get("/api/v1/sources", tags=["search"], dependencies=read)
+    def api_sources() -> dict[str, Any]:
+        """Known sources with their document counts."""
+        return {"sources": [{"source": s, "documents": n} for s, n in engine.sources()]}
+
+    @app.post("/api/v1/documents", tags=["ingest"], dependencies=write)
+    def api_add_documents(
+        payload: dict[str, Any] = Body(
+            ...,
+            description='One document in the JSONL schema, or {"documents": [...]}',
+        ),
+    ) -> dict[str, Any]:
+        """Ingest documents given as JSON (fields as in a JSONL line)."""
+        items = payload.get("documents") if "documents" in payload else [payload]
+        if not isinstance(items, list) or not items:
+            raise InputError("'documents' must be a non-empty list of objects")
+        if len(items) > MAX_DOCUMENTS_PER_REQUEST:
+            raise InputError(f"at most {MAX_DOCUMENTS_PER_REQUEST} documents per request")
+        records = [
+            RawRecord(origin=f"request:{i}", fields=item)
+            if isinstance(item, dict)
+            else SourceProblem(f"request:{i}", "document is not a JSON object")
+            for i, item in enumerate(items, start=1)
+        ]
+        with ingest_lock:
+            report = engine.ingest_records(records)
+        return {"ok": True, **ingest_json(report)}
+
+    @app.post("/api/v1/ingest/file", tags=["ingest"], dependencies=write)
+    def api_ingest_file(
+        file: UploadFile = File(..., description="JSONL, HTML, text or Markdown"),
+    ) -> dict[str, Any]:
+        """Ingest one uploaded file; the result has an outcome for every document in it."""
+        name = _SAFE_NAME.sub("_", Path(file.filename or "upload").name)[:100] or "upload"
+        suffix = Path(name).suffix.lower()
+        if suffix not in SUPPORTED:
+            raise InputError(
+                f"unsupported file type {suffix or '(none)'}; use one of {sorted(SUPPORTED)}"
+            )
+        with tempfile.TemporaryDirectory(prefix="newsdesk-upload-") as tmp:
+            path = Path(tmp) / name
+            with path.open("wb") as fh:
+                while chunk := file.file.read(1 << 20):
+                    fh.write(chunk)
+            with ingest_lock:
+                report = engine.ingest_paths([path])
+        # Report origins by the uploaded name, not the temporary path.
+        data = ingest_json(report)
+        for key in ("accepted", "problems", "duplicates"):
+            for item in data[key]:
+                item["origin"] = item["origin"].replace(str(path), f"upload:{name}")
+        return {"ok": True, **data}
