@@ -57,6 +57,7 @@ class Engine:
         self.store = SQLiteStore(settings.db_path)
         self.lexical = LexicalIndex(settings.index_dir, self.store)
         self.summarizer = SUMMARIZERS[settings.summarizer](settings)
+        self._sources_cache: tuple[int, list[tuple[str, int]]] | None = None
         self.searcher = Searcher(
             lexical=self.lexical,
             documents=self.store,
@@ -174,8 +175,16 @@ class Engine:
         return [m for m in members if m.id != doc.id]
 
     def sources(self) -> list[tuple[str, int]]:
-        """Known sources and how many documents each has, for filters."""
-        return self.store.sources()
+        """Known sources and how many documents each has, for filters.
+
+        Counting scans every document, so the answer is kept until the store changes.
+        """
+        rev = self.store.max_rev()
+        cached = self._sources_cache
+        if cached is None or cached[0] != rev:
+            cached = (rev, self.store.sources())
+            self._sources_cache = cached
+        return cached[1]
 
     def status(self) -> dict[str, Any]:
         documents = self.store.count_documents()

@@ -32,7 +32,9 @@ class LexicalBackend(Protocol):
 class DocumentSource(Protocol):
     def get_documents(self, ids: Sequence[str]) -> dict[str, Document]: ...
 
-    def story_of(self, ids: Sequence[str]) -> dict[str, str]: ...
+    def stories_and_times(
+        self, ids: Sequence[str]
+    ) -> dict[str, tuple[str, datetime | None]]: ...
 
     def story_members(self, story_ids: Sequence[str]) -> dict[str, list[DuplicateRef]]: ...
 
@@ -162,35 +164,40 @@ class Searcher:
             sort = request.sort
 
         # Collapse near-duplicates: a story is represented by its best-ranked copy.
-        story_of = self.documents.story_of([h.id for h in hits])
+        # Only story ids and times are read for the whole relevant set; full text only
+        # for the page shown.
+        meta = self.documents.stories_and_times([h.id for h in hits])
         seen: dict[str, LexicalHit] = {}
         for h in hits:
-            story = story_of.get(h.id, h.id)
+            if h.id not in meta:
+                continue  # removed from the store since the index last caught up
+            story = meta[h.id][0]
             if story not in seen:
                 seen[story] = h
         stories = list(seen.items())
-        docs_all = self.documents.get_documents([h.id for _, h in stories])
-        stories = [(s, h) for s, h in stories if h.id in docs_all]
         if sort == "newest":
 
             def key(item: tuple[str, LexicalHit]) -> tuple[bool, float, float]:
-                published = docs_all[item[1].id].published_at
+                published = meta[item[1].id][1]
                 ts = published.timestamp() if published else 0.0
                 return (published is None, -ts, -item[1].score)
 
             stories.sort(key=key)
         page = stories[request.offset : request.offset + request.limit]
         ids = [h.id for _, h in page]
+        docs = self.documents.get_documents(ids)
         summaries = self.documents.get_summaries(
             ids, self.policy.summarizer, self.policy.summary_language
         )
         members = self.documents.story_members([s for s, _ in page])
         out = []
         for story, h in page:
+            if h.id not in docs:
+                continue
             others = tuple(m for m in members.get(story, []) if m.id != h.id)
             out.append(
                 Hit(
-                    document=docs_all[h.id],
+                    document=docs[h.id],
                     score=h.score,
                     duplicates=others,
                     summary=summaries.get(h.id),
@@ -201,5 +208,5 @@ class Searcher:
             total=len(stories),
             hits=tuple(out),
             sort=sort,
-            published=tuple(docs_all[h.id].published_at for _, h in stories),
+            published=tuple(meta[h.id][1] for _, h in stories),
         )

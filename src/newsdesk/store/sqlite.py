@@ -336,15 +336,17 @@ class SQLiteStore:
         )
         return [r["id"] for r in rows]
 
-    def story_of(self, ids: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def stories_and_times(self, ids: Sequence[str]) -> dict[str, tuple[str, datetime | None]]:
+        """Story id and publish time per document: all ranking needs, without the text."""
+        out: dict[str, tuple[str, datetime | None]] = {}
         conn = self._conn()
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
-                f"SELECT id, story_id FROM documents WHERE id IN ({marks})", tuple(chunk)
+                f"SELECT id, story_id, published_at FROM documents WHERE id IN ({marks})",
+                tuple(chunk),
             ):
-                out[row["id"]] = row["story_id"]
+                out[row["id"]] = (row["story_id"], _parse_time(row["published_at"]))
         return out
 
     def story_members(self, story_ids: Sequence[str]) -> dict[str, list[DuplicateRef]]:
