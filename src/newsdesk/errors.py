@@ -10,7 +10,9 @@ family or one branch::
     ├── ExtractionError      an input could not be turned into a document
     ├── StoreError           the SQLite store failed or is from a newer version
     ├── SearchIndexError     the search index is missing, locked or inconsistent
-    └── BackendUnavailable   an optional dependency or remote service is missing
+    ├── BackendUnavailable   an optional dependency or remote service is missing
+    └── SummaryError         a summarizer could not produce a usable summary
+        └── LLMError         the LLM endpoint failed or answered unusably
 
 Expected outcomes of ingest (duplicate, skipped, failed) are values
 (:class:`newsdesk.models.IngestResult`), not exceptions.
@@ -62,3 +64,25 @@ class BackendUnavailable(NewsdeskError):
     def __init__(self, message: str, backend: str = "") -> None:
         super().__init__(message)
         self.backend = backend
+
+
+class SummaryError(NewsdeskError):
+    """A summarizer failed on one document; ``doc_id`` and ``backend`` say which."""
+
+    def __init__(self, message: str, doc_id: str = "", backend: str = "") -> None:
+        super().__init__(message)
+        self.doc_id = doc_id
+        self.backend = backend
+
+
+class LLMError(SummaryError):
+    """An OpenAI-compatible endpoint failed, timed out or answered something unusable.
+
+    ``retryable`` is true for rate limits, server errors and timeouts.
+    """
+
+    def __init__(
+        self, message: str, doc_id: str = "", backend: str = "llm", retryable: bool = False
+    ) -> None:
+        super().__init__(message, doc_id=doc_id, backend=backend)
+        self.retryable = retryable

@@ -221,7 +221,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return templates.TemplateResponse(
             request,
             "document.html",
-            {"doc": doc, "summary": eng.summary(doc_id), "others": eng.other_sources(doc)},
+            {
+                "doc": doc,
+                "summary": eng.summary_for(doc_id),
+                "others": eng.other_sources(doc),
+                "summary_errors": eng.summary_errors(doc_id),
+            },
         )
 
     @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
@@ -274,13 +279,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def api_document(doc_id: str) -> dict[str, Any]:
         """Same contract as ``newsdesk show --json``."""
         doc = eng.document(doc_id)
-        return document_json(doc, eng.summary(doc_id), eng.other_sources(doc))
+        errors = [e.to_json() for e in eng.summary_errors(doc_id)]
+        return document_json(doc, eng.summary_for(doc_id), eng.other_sources(doc), errors)
 
     @app.get("/api/v1/documents/{doc_id}/summary", tags=["documents"])
     def api_summary(doc_id: str) -> dict[str, Any]:
         """The structured summary of one document, with its verification record."""
         eng.document(doc_id)
-        summary = eng.summary(doc_id)
+        summary = eng.summary_for(doc_id)
         if summary is None:
             raise NotFound("summary", doc_id)
         return summary.to_json()
