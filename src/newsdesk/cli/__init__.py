@@ -355,6 +355,7 @@ def demo(state: State, query: str, do_serve: bool, host: str | None, port: int |
 # Command modules register here, each defined in its own file under newsdesk/cli/.
 cli.add_command(evaluate.eval_group)
 evaluate.eval_group.add_command(eval_summaries.eval_numbers)
+evaluate.eval_group.add_command(eval_summaries.eval_summaries)
 cli.add_command(summarize_cmd.summarize)
 
 

@@ -27,6 +27,7 @@ import httpx
 
 from newsdesk.errors import LLMError, SummaryError
 from newsdesk.models import Bullet, Document, Section, Summary
+from newsdesk.summarize.genre import genre
 from newsdesk.summarize.verify import check_bullet, verify
 
 PROMPT_VERSION = "llm-v1"
@@ -88,20 +89,10 @@ _SCHEMA: dict[str, Any] = {
     },
 }
 
-_REPORT_HINT = re.compile(
-    r"研报|研究报告|深度报告|点评|评级|目标价|买入|增持|分析师"
-    r"|analyst|rating|price target|research note",
-    re.IGNORECASE,
-)
-_REPORT_CATEGORIES = frozenset(["report", "analysis", "research", "研报", "研究报告", "分析"])
-
 
 def choose_template(document: Document) -> str:
     """``report`` for analysis and research reports, else ``news``."""
-    if document.category.strip().lower() in _REPORT_CATEGORIES:
-        return "report"
-    head = " ".join([document.title, *(p.text for p in document.paragraphs[:2])])
-    return "report" if len(_REPORT_HINT.findall(head)) >= 2 else "news"
+    return genre(document)
 
 
 def language_name(code: str) -> str:
