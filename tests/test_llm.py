@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from newsdesk import Engine, load_settings, open_engine
 from newsdesk.cli import cli
 from newsdesk.errors import LLMError, SummaryError
 from newsdesk.models import Bullet, Document, Paragraph, Section, Summary
+from newsdesk.store import SQLiteStore
+from newsdesk.store.migrations import MIGRATIONS
 from newsdesk.summarize.llm import (
     Backoff,
     LLMSummarizer,
@@ -417,6 +420,27 @@ def test_summarize_cli_query_concurrency_and_errors(ingested: Path, llm: FakeLLM
     )
     assert by_query["counts"]["summarized"] == 1
 
+    # The cache is keyed by model too: another model summarizes again.
+    other = json.loads(
+        _cli(
+            home,
+            "summarize",
+            "a1",
+            "--summarizer",
+            "llm",
+            "--base-url",
+            llm.base_url,
+            "--model",
+            "good",
+            "--lang",
+            "zh",
+            "--json",
+        ).stdout
+    )
+    assert other["counts"]["summarized"] == 1
+    status = json.loads(_cli(home, "status", "--json").stdout)
+    assert status["summarized"] == 3 and status["summarized_llm"] == 3
+
     extractive = json.loads(_cli(home, "summarize", "a1", "nope", "--json").stdout)
     assert extractive["counts"] == {"summarized": 0, "cached": 1, "failed": 0, "missing": 1}
 
@@ -496,3 +520,14 @@ def _summarizer_fake(document: Document) -> Summary:
         prompt_version="broken-v1",
         content_hash=document.content_hash,
     )
+
+
+def test_a_schema_1_database_gains_the_summary_errors_table(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version=1;")
+    conn.close()
+    store = SQLiteStore(path)
+    assert store.schema_version == len(MIGRATIONS) >= 2
+    assert store.summary_errors("nothing") == []
+    store.close()

@@ -425,6 +425,7 @@ class Engine:
             "documents": documents,
             "indexed": self.store.count_documents(watermark),
             "summarized": self.store.count_summarized(self.summarizer.name),
+            "summarized_llm": self.store.count_summarized(LLM_SUMMARIZER),
             "stories": self.store.count_stories(),
             "home": str(self.settings.home),
             "database": str(self.settings.db_path),
