@@ -323,7 +323,13 @@ def test_summarize_cli_caches_keeps_extractive_on_failure_and_shows_llm(
     home = ingested
     args = ["summarize", "--all", "--summarizer", "llm", "--base-url", llm.base_url, "--json"]
     first = json.loads(_cli(home, *args, "--model", "picky").stdout)
-    assert first["counts"] == {"summarized": 2, "cached": 0, "failed": 1, "missing": 0}
+    assert first["counts"] == {
+        "summarized": 2,
+        "cached": 0,
+        "failed": 1,
+        "not_tried": 0,
+        "missing": 0,
+    }
     assert first["failures"][0]["id"] == "a2" and "HTTP 500" in first["failures"][0]["reason"]
     assert first["model"] == "picky" and first["language"] == "en"
 
@@ -442,7 +448,13 @@ def test_summarize_cli_query_concurrency_and_errors(ingested: Path, llm: FakeLLM
     assert status["summarized"] == 3 and status["summarized_llm"] == 3
 
     extractive = json.loads(_cli(home, "summarize", "a1", "nope", "--json").stdout)
-    assert extractive["counts"] == {"summarized": 0, "cached": 1, "failed": 0, "missing": 1}
+    assert extractive["counts"] == {
+        "summarized": 0,
+        "cached": 1,
+        "failed": 0,
+        "not_tried": 0,
+        "missing": 1,
+    }
 
     assert "exactly one" in _cli(home, "summarize", code=1).stderr
     assert "exactly one" in _cli(home, "summarize", "a1", "--all", code=1).stderr
@@ -531,3 +543,17 @@ def test_a_schema_1_database_gains_the_summary_errors_table(tmp_path: Path) -> N
     assert store.schema_version == len(MIGRATIONS) >= 2
     assert store.summary_errors("nothing") == []
     store.close()
+
+
+def test_an_unreachable_endpoint_is_given_up_after_three_documents(engine: Engine) -> None:
+    engine.ingest_sample()
+    ids = engine.store.all_ids()
+    client = OpenAIChatClient("http://127.0.0.1:9/v1", "m", max_retries=0, sleep=Sleeps())
+    summarizer = LLMSummarizer(client, "m")
+    report = engine.summarize_documents(ids, summarizer, concurrency=1)
+    client.close()
+    assert report.counts["failed"] == 3
+    assert report.counts["not_tried"] == len(ids) - 3
+    assert "cannot reach" in report.results[0].reason
+    # Only the documents actually tried carry an error record.
+    assert engine.summary_errors(ids[0]) and not engine.summary_errors(ids[-1])

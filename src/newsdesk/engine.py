@@ -22,6 +22,7 @@ from newsdesk.errors import (
     ConfigError,
     ExtractionError,
     InputError,
+    LLMError,
     NewsdeskError,
     NotFound,
     SearchIndexError,
@@ -101,7 +102,7 @@ class SummarizeResult:
     """The outcome of summarizing one document: a value, never an exception."""
 
     doc_id: str
-    outcome: str  # summarized | cached | failed | missing
+    outcome: str  # summarized | cached | failed | not_tried | missing
     reason: str = ""
     dropped: int = 0
     repaired: int = 0
@@ -117,7 +118,7 @@ class SummarizeReport:
     @property
     def counts(self) -> dict[str, int]:
         c = Counter(r.outcome for r in self.results)
-        return {k: c.get(k, 0) for k in ("summarized", "cached", "failed", "missing")}
+        return {k: c.get(k, 0) for k in ("summarized", "cached", "failed", "not_tried", "missing")}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,7 +131,7 @@ class SummarizeReport:
             "failures": [
                 {"id": r.doc_id, "outcome": r.outcome, "reason": r.reason}
                 for r in self.results
-                if r.outcome in ("failed", "missing")
+                if r.outcome in ("failed", "not_tried", "missing")
             ],
         }
 
@@ -323,27 +324,39 @@ class Engine:
         concurrency: int = 1,
         force: bool = False,
         progress: Callable[[SummarizeResult], None] | None = None,
+        give_up_after: int = 3,
     ) -> SummarizeReport:
         """Summarize documents in a bounded thread pool, reusing cached summaries.
 
         One document's failure never stops the batch: it is recorded (and shown with
-        the document) while the document keeps its extractive summary.
+        the document) while the document keeps its extractive summary. An endpoint that
+        cannot be reached for ``give_up_after`` documents in a row is not tried for the
+        rest, which are reported as not tried (and left for a re-run).
         """
         if concurrency < 1:
             raise InputError("concurrency must be at least 1")
         model = getattr(summarizer, "model", "")
         language = getattr(summarizer, "language", "")
         report = SummarizeReport(summarizer.name, language, model)
+        pending: dict[Future[Summary], Document] = {}
+        unreachable = [0]  # consecutive documents that failed for want of a connection
 
-        def finish(result: SummarizeResult) -> None:
+        def finish(result: SummarizeResult, cause: BaseException | None = None) -> None:
+            if result.outcome == "failed":
+                down = isinstance(cause, LLMError) and cause.unreachable
+                unreachable[0] = unreachable[0] + 1 if down else 0
+            elif result.outcome == "summarized":
+                unreachable[0] = 0
             report.results.append(result)
             if progress is not None:
                 progress(result)
 
-        pending: dict[Future[Summary], Document] = {}
         # Only the calling thread touches the store; workers only summarize.
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             for doc_id in ids:
+                if unreachable[0] >= give_up_after:
+                    finish(SummarizeResult(doc_id, "not_tried", "the endpoint is unreachable"))
+                    continue
                 doc = self.store.get_document(doc_id)
                 if doc is None:
                     finish(SummarizeResult(doc_id, "missing", "no such document"))
@@ -353,7 +366,7 @@ class Engine:
                     finish(SummarizeResult(doc_id, "cached"))
                     continue
                 pending[pool.submit(summarizer.summarize, doc)] = doc
-                while len(pending) >= 2 * concurrency:
+                while len(pending) >= concurrency:
                     self._collect(pending, summarizer, finish)
             while pending:
                 self._collect(pending, summarizer, finish)
@@ -373,7 +386,7 @@ class Engine:
         self,
         pending: dict[Future[Summary], Document],
         summarizer: Summarizer,
-        finish: Callable[[SummarizeResult], None],
+        finish: Callable[[SummarizeResult, BaseException | None], None],
     ) -> None:
         done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
         for future in done:
@@ -386,7 +399,7 @@ class Engine:
                     str(exc) if isinstance(exc, NewsdeskError) else f"{type(exc).__name__}: {exc}"
                 )
                 self._record_failure(summarizer, doc, reason)
-                finish(SummarizeResult(doc.id, "failed", reason))
+                finish(SummarizeResult(doc.id, "failed", reason), exc)
                 continue
             self.store.put_summary(summary)
             finish(
@@ -395,7 +408,8 @@ class Engine:
                     "summarized",
                     dropped=len(summary.verification.dropped),
                     repaired=summary.verification.repaired,
-                )
+                ),
+                None,
             )
 
     def _record_failure(self, summarizer: Summarizer, doc: Document, reason: str) -> None:

@@ -78,11 +78,18 @@ class SummaryError(NewsdeskError):
 class LLMError(SummaryError):
     """An OpenAI-compatible endpoint failed, timed out or answered something unusable.
 
-    ``retryable`` is true for rate limits, server errors and timeouts.
+    ``retryable`` is true for rate limits, server errors and timeouts; ``unreachable``
+    when no connection could be made at all.
     """
 
     def __init__(
-        self, message: str, doc_id: str = "", backend: str = "llm", retryable: bool = False
+        self,
+        message: str,
+        doc_id: str = "",
+        backend: str = "llm",
+        retryable: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message, doc_id=doc_id, backend=backend)
         self.retryable = retryable
+        self.unreachable = unreachable

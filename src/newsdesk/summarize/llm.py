@@ -55,6 +55,7 @@ MAX_PROMPT_CHARS = 24_000
 MAX_SECTIONS = 6
 MAX_BULLETS = 6
 MAX_BULLET_CHARS = 800
+MAX_ANSWER_CHARS = 100_000
 
 Message = Mapping[str, str]
 
@@ -189,6 +190,7 @@ def extract_json(raw: str) -> Any:
     Raises:
         ValueError: no JSON object or array could be decoded.
     """
+    raw = raw[:MAX_ANSWER_CHARS]  # a runaway answer must not make parsing quadratic
     candidates = [m.group(1) for m in _FENCE.finditer(raw)] + [raw]
     decoder = json.JSONDecoder()
     for text in candidates:
@@ -395,8 +397,10 @@ class OpenAIChatClient:
             except httpx.TimeoutException:
                 error = LLMError(f"{self.url} timed out", retryable=True)
                 retry_after = None
-            except httpx.HTTPError as exc:
-                error = LLMError(f"cannot reach {self.url}: {exc}", retryable=True)
+            except httpx.TransportError as exc:
+                error = LLMError(
+                    f"cannot reach {self.url}: {exc}", retryable=True, unreachable=True
+                )
                 retry_after = None
             else:
                 status = response.status_code
@@ -411,7 +415,11 @@ class OpenAIChatClient:
                 retry_after = _retry_after(response)
             if not error.retryable or attempt >= self.max_retries:
                 if error.retryable:
-                    raise LLMError(f"{error} (after {attempt + 1} attempts)", retryable=True)
+                    raise LLMError(
+                        f"{error} (after {attempt + 1} attempts)",
+                        retryable=True,
+                        unreachable=error.unreachable,
+                    )
                 raise error
             self.sleep(self.backoff.delay(attempt, retry_after))
             attempt += 1
