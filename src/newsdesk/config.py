@@ -7,6 +7,7 @@ environment variables < explicit overrides (CLI flags).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -18,7 +19,9 @@ import platformdirs
 from newsdesk.errors import ConfigError
 
 SORTS = ("newest", "relevance")
-SECRETS = frozenset({"api_token"})
+RESPONSE_FORMATS = ("json_schema", "json_object", "none")
+SECRET_SETTINGS = frozenset(["api_token", "llm_api_key"])
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,19 @@ class Settings:
     # Require the token for read endpoints too (a private deployment).
     api_token_for_reads: bool = False
     max_request_bytes: int = 20 * 1024 * 1024
+    # The language readers want summaries in: an LLM summary in this language is
+    # shown when there is one, else the extractive summary (in the document's language).
+    summary_language: str = "en"
+    # Any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp, LM Studio, cloud).
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 120.0
+    llm_concurrency: int = 4
+    llm_max_retries: int = 3
+    # How to ask for JSON: a schema, plain JSON mode, or nothing (prompt only); the
+    # client steps down by itself when the server rejects the richer form.
+    llm_response_format: str = "json_schema"
 
     @property
     def db_path(self) -> Path:
@@ -51,11 +67,11 @@ class Settings:
         return self.home / "index" / "lexical"
 
     def to_json(self) -> dict[str, Any]:
-        """The settings as JSON, with secrets redacted."""
+        """The settings as printed by ``newsdesk config``, secrets redacted."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in SECRETS and value:
+            if f.name in SECRET_SETTINGS and value:
                 value = "***"
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
@@ -76,18 +92,11 @@ def _bool(value: Any) -> bool:
     raise ValueError(value)
 
 
+# Every setting but the home is read from files, environment and flags, cast by the
+# type its field declares.
+_CAST_BY_TYPE: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": _bool}
 _CASTS: dict[str, Any] = {
-    "ui_language": str,
-    "summarizer": str,
-    "default_sort": str,
-    "default_limit": int,
-    "relevance_floor": float,
-    "max_relevant": int,
-    "host": str,
-    "port": int,
-    "api_token": str,
-    "api_token_for_reads": _bool,
-    "max_request_bytes": int,
+    f.name: _CAST_BY_TYPE[str(f.type)] for f in fields(Settings) if f.name != "home"
 }
 
 
@@ -147,4 +156,14 @@ def load_settings(
         raise ConfigError(f"default_sort must be one of {', '.join(SORTS)}")
     if not 0.0 <= settings.relevance_floor < 1.0:
         raise ConfigError("relevance_floor must be in [0, 1)")
+    if settings.llm_response_format not in RESPONSE_FORMATS:
+        raise ConfigError(f"llm_response_format must be one of {', '.join(RESPONSE_FORMATS)}")
+    if settings.llm_timeout <= 0 or not 1 <= settings.llm_concurrency <= 64:
+        raise ConfigError("llm_timeout must be > 0 and llm_concurrency between 1 and 64")
+    if not 0 <= settings.llm_max_retries <= 10:
+        raise ConfigError("llm_max_retries must be between 0 and 10")
+    if not LANGUAGE_CODE.match(settings.summary_language):
+        raise ConfigError(
+            f"summary_language must be a code like en or zh, got {settings.summary_language!r}"
+        )
     return settings

@@ -11,7 +11,9 @@ family or one branch::
     ├── StoreError           the SQLite store failed or is from a newer version
     ├── SearchIndexError     the search index is missing, locked or inconsistent
     ├── PermissionDenied     a request lacks the token an endpoint requires
-    └── BackendUnavailable   an optional dependency or remote service is missing
+    ├── BackendUnavailable   an optional dependency or remote service is missing
+    └── SummaryError         a summarizer could not produce a usable summary
+        └── LLMError         the LLM endpoint failed or answered unusably
 
 Expected outcomes of ingest (duplicate, skipped, failed) are values
 (:class:`newsdesk.models.IngestResult`), not exceptions.
@@ -71,3 +73,32 @@ class PermissionDenied(NewsdeskError):
     def __init__(self, message: str, status: int = 401) -> None:
         super().__init__(message)
         self.status = status
+
+
+class SummaryError(NewsdeskError):
+    """A summarizer failed on one document; ``doc_id`` and ``backend`` say which."""
+
+    def __init__(self, message: str, doc_id: str = "", backend: str = "") -> None:
+        super().__init__(message)
+        self.doc_id = doc_id
+        self.backend = backend
+
+
+class LLMError(SummaryError):
+    """An OpenAI-compatible endpoint failed, timed out or answered something unusable.
+
+    ``retryable`` is true for rate limits, server errors and timeouts; ``unreachable``
+    when no connection could be made at all.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        doc_id: str = "",
+        backend: str = "llm",
+        retryable: bool = False,
+        unreachable: bool = False,
+    ) -> None:
+        super().__init__(message, doc_id=doc_id, backend=backend)
+        self.retryable = retryable
+        self.unreachable = unreachable

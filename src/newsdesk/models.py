@@ -70,6 +70,8 @@ class Verification:
     citations_checked: int = 0
     numbers_checked: int = 0
     dropped: tuple[DroppedBullet, ...] = ()
+    # Bullets that failed once and passed after one repair request (LLM summaries).
+    repaired: int = 0
 
     @property
     def ok(self) -> bool:
@@ -110,6 +112,7 @@ class Summary:
                 "bullets_checked": self.verification.bullets_checked,
                 "citations_checked": self.verification.citations_checked,
                 "numbers_checked": self.verification.numbers_checked,
+                "repaired": self.verification.repaired,
                 "dropped": [
                     {"text": d.text, "citations": list(d.citations), "reason": d.reason}
                     for d in self.verification.dropped
@@ -141,6 +144,7 @@ class Summary:
                 bullets_checked=int(ver.get("bullets_checked", 0)),
                 citations_checked=int(ver.get("citations_checked", 0)),
                 numbers_checked=int(ver.get("numbers_checked", 0)),
+                repaired=int(ver.get("repaired", 0)),
                 dropped=tuple(
                     DroppedBullet(
                         text=str(d["text"]),

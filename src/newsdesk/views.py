@@ -52,7 +52,10 @@ def search_json(results: SearchResults) -> dict[str, Any]:
 
 
 def document_json(
-    doc: Document, summary: Summary | None, others: list[DuplicateRef]
+    doc: Document,
+    summary: Summary | None,
+    others: list[DuplicateRef],
+    summary_errors: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": doc.id,
@@ -66,6 +69,9 @@ def document_json(
         "paragraphs": [{"n": p.n, "text": p.text} for p in doc.paragraphs],
         "summary": summary_json(summary),
         "duplicates": [duplicate_json(d) for d in others],
+        # Why a requested summary (e.g. an LLM one) is missing; the summary shown is
+        # then the extractive one.
+        "summary_errors": summary_errors or [],
     }
 
 

@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from newsdesk import __version__
-from newsdesk.cli import evaluate
+from newsdesk.cli import eval_summaries, evaluate
+from newsdesk.cli import summarize as summarize_cmd
 from newsdesk.cli._common import (
     CONTEXT,
     State,
@@ -211,17 +212,27 @@ def search(
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("doc_id")
+@click.option(
+    "--summary-lang",
+    default=None,
+    help="Prefer an LLM summary in this language [setting: summary_language, en].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the document as JSON.")
 @click.pass_obj
 @handle_errors
-def show(state: State, doc_id: str, as_json: bool) -> None:
-    """Show a document with its numbered paragraphs and its summary."""
-    with open_engine(state.settings()) as engine:
+def show(state: State, doc_id: str, summary_lang: str | None, as_json: bool) -> None:
+    """Show a document with its numbered paragraphs and its summary.
+
+    The summary is the LLM summary in the preferred language when there is one,
+    else the extractive summary made at ingest.
+    """
+    with open_engine(state.settings(summary_language=summary_lang)) as engine:
         doc = engine.document(doc_id)
-        summary = engine.summary(doc_id)
+        summary = engine.summary_for(doc_id)
         others = engine.other_sources(doc)
+        errors = [e.to_json() for e in engine.summary_errors(doc_id)]
     if as_json:
-        print_json(document_json(doc, summary, others))
+        print_json(document_json(doc, summary, others, errors))
         return
     out.print(Text(doc.title, style="bold"))
     out.print(Text(f"{doc.source} · {_fmt_time(doc.published_at)} · {doc.url}", style="dim"))
@@ -231,6 +242,8 @@ def show(state: State, doc_id: str, as_json: bool) -> None:
         )
     out.print()
     _print_summary(summary)
+    for e in errors:
+        out.print(Text(f"  ({e['summarizer']} summary failed: {e['error']})", style="yellow"))
     out.print()
     for p in doc.paragraphs:
         out.print(Text(f"[{p.n}] {p.text}"))
@@ -328,6 +341,9 @@ def demo(state: State, query: str, do_serve: bool, host: str | None, port: int |
 
 # Command modules register here, each defined in its own file under newsdesk/cli/.
 cli.add_command(evaluate.eval_group)
+evaluate.eval_group.add_command(eval_summaries.eval_numbers)
+evaluate.eval_group.add_command(eval_summaries.eval_summaries)
+cli.add_command(summarize_cmd.summarize)
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """The SQLite store: the source of truth from which every index can be rebuilt."""
 
-from newsdesk.store.sqlite import SQLiteStore, StoredOutcome
+from newsdesk.store.sqlite import SQLiteStore, StoredOutcome, SummaryFailure
 
-__all__ = ["SQLiteStore", "StoredOutcome"]
+__all__ = ["SQLiteStore", "StoredOutcome", "SummaryFailure"]

@@ -60,4 +60,18 @@ MIGRATIONS: tuple[str, ...] = (
         params  TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # 2: why a summarizer failed on a document (the document keeps its other summaries).
+    """
+    CREATE TABLE summary_errors (
+        doc_id          TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        summarizer      TEXT NOT NULL,
+        language        TEXT NOT NULL,
+        model           TEXT NOT NULL DEFAULT '',
+        prompt_version  TEXT NOT NULL DEFAULT '',
+        content_hash    TEXT NOT NULL,
+        error           TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        PRIMARY KEY (doc_id, summarizer, language)
+    ) WITHOUT ROWID;
+    """,
 )

@@ -46,6 +46,30 @@ class IndexRow:
     published_ts: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class SummaryFailure:
+    """Why one summarizer produced no summary of one document."""
+
+    doc_id: str
+    summarizer: str
+    language: str
+    error: str
+    content_hash: str
+    model: str = ""
+    prompt_version: str = ""
+    created_at: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "summarizer": self.summarizer,
+            "language": self.language,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "error": self.error,
+            "created_at": self.created_at,
+        }
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -188,6 +212,7 @@ class SQLiteStore:
                 conn.execute("DELETE FROM paragraphs WHERE doc_id = ?", (doc.id,))
                 conn.execute("DELETE FROM lsh_bands WHERE doc_id = ?", (doc.id,))
                 conn.execute("DELETE FROM summaries WHERE doc_id = ?", (doc.id,))
+                conn.execute("DELETE FROM summary_errors WHERE doc_id = ?", (doc.id,))
             conn.executemany(
                 "INSERT INTO paragraphs (doc_id, n, text) VALUES (?, ?, ?)",
                 [(doc.id, p.n, p.text) for p in doc.paragraphs],
@@ -201,8 +226,31 @@ class SQLiteStore:
             return StoredOutcome("accepted" if row is None else "updated", doc.id)
 
     def put_summary(self, summary: Summary) -> None:
+        """Store a summary, replacing the same summarizer's in that language and its error."""
         with self._write() as conn:
             self._put_summary(conn, summary)
+            conn.execute(
+                "DELETE FROM summary_errors WHERE doc_id = ? AND summarizer = ? AND language = ?",
+                (summary.doc_id, summary.summarizer, summary.language),
+            )
+
+    def put_summary_error(self, error: SummaryFailure) -> None:
+        """Record why a summarizer failed on a document (its other summaries stay)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO summary_errors (doc_id, summarizer, language, model,"
+                " prompt_version, content_hash, error, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    error.doc_id,
+                    error.summarizer,
+                    error.language,
+                    error.model,
+                    error.prompt_version,
+                    error.content_hash,
+                    error.error,
+                    error.created_at or _now(),
+                ),
+            )
 
     @staticmethod
     def _put_summary(conn: sqlite3.Connection, summary: Summary) -> None:
@@ -385,6 +433,47 @@ class SQLiteStore:
             params,
         )
         return [(r["id"], r["story_id"], r["minhash"]) for r in rows]
+
+    def all_ids(self) -> list[str]:
+        """Every document id, oldest ingest first."""
+        return [r["id"] for r in self._conn().execute("SELECT id FROM documents ORDER BY rev")]
+
+    def get_summary(
+        self, doc_id: str, summarizer: str, language: str, model: str, prompt_version: str
+    ) -> Summary | None:
+        """The cached summary for exactly this content, summarizer, model, prompt and language."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT s.payload FROM summaries s JOIN documents d ON d.id = s.doc_id"
+                " AND d.content_hash = s.content_hash WHERE s.doc_id = ? AND s.summarizer = ?"
+                " AND s.language = ? AND s.model = ? AND s.prompt_version = ?",
+                (doc_id, summarizer, language, model, prompt_version),
+            )
+            .fetchone()
+        )
+        return Summary.from_json(doc_id, json.loads(row["payload"])) if row else None
+
+    def summary_errors(self, doc_id: str) -> list[SummaryFailure]:
+        """Failures recorded for the document's present content, newest first."""
+        rows = self._conn().execute(
+            "SELECT e.* FROM summary_errors e JOIN documents d ON d.id = e.doc_id"
+            " AND d.content_hash = e.content_hash WHERE e.doc_id = ? ORDER BY e.created_at DESC",
+            (doc_id,),
+        )
+        return [
+            SummaryFailure(
+                doc_id=r["doc_id"],
+                summarizer=r["summarizer"],
+                language=r["language"],
+                model=r["model"],
+                prompt_version=r["prompt_version"],
+                content_hash=r["content_hash"],
+                error=r["error"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
 
     def get_summaries(
         self, ids: Sequence[str], summarizer: str, language: str | None = None

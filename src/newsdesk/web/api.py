@@ -89,13 +89,14 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
     def api_document(doc_id: str) -> dict[str, Any]:
         """One document with numbered paragraphs; the same as ``newsdesk show --json``."""
         doc = engine.document(doc_id)
-        return document_json(doc, engine.summary(doc_id), engine.other_sources(doc))
+        errors = [e.to_json() for e in engine.summary_errors(doc_id)]
+        return document_json(doc, engine.summary_for(doc_id), engine.other_sources(doc), errors)
 
     @app.get("/api/v1/documents/{doc_id}/summary", tags=["documents"], dependencies=read)
     def api_summary(doc_id: str) -> dict[str, Any]:
         """The structured summary of one document, with its verification record."""
         engine.document(doc_id)
-        summary = engine.summary(doc_id)
+        summary = engine.summary_for(doc_id)
         if summary is None:
             raise NotFound("summary", doc_id)
         return summary.to_json()

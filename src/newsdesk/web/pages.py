@@ -167,7 +167,12 @@ def register(app: FastAPI, engine: Engine, templates: Jinja2Templates) -> None:
         return templates.TemplateResponse(
             request,
             "document.html",
-            {"doc": doc, "summary": engine.summary(doc_id), "others": engine.other_sources(doc)},
+            {
+                "doc": doc,
+                "summary": engine.summary_for(doc_id),
+                "others": engine.other_sources(doc),
+                "summary_errors": engine.summary_errors(doc_id),
+            },
         )
 
     @app.get("/search.atom", include_in_schema=False)

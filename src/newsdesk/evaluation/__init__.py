@@ -1,0 +1,1 @@
+"""Quality measurements on labelled evaluation data (``newsdesk eval ...``)."""
