@@ -35,6 +35,11 @@ class Settings:
     max_relevant: int = 200
     host: str = "127.0.0.1"
     port: int = 8000
+    # Fetching pages and feeds: hostile or broken servers must not hang or flood us.
+    fetch_timeout: float = 20.0
+    fetch_max_bytes: int = 16 * 1024 * 1024
+    fetch_max_redirects: int = 5
+    user_agent: str = "newsdesk/0.1 (+self-hosted news reader)"
 
     @property
     def db_path(self) -> Path:
@@ -65,6 +70,10 @@ _CASTS: dict[str, type] = {
     "max_relevant": int,
     "host": str,
     "port": int,
+    "fetch_timeout": float,
+    "fetch_max_bytes": int,
+    "fetch_max_redirects": int,
+    "user_agent": str,
 }
 
 
@@ -123,4 +132,8 @@ def load_settings(
         raise ConfigError(f"default_sort must be one of {', '.join(SORTS)}")
     if not 0.0 <= settings.relevance_floor < 1.0:
         raise ConfigError("relevance_floor must be in [0, 1)")
+    if settings.fetch_timeout <= 0 or settings.fetch_max_bytes <= 0:
+        raise ConfigError("fetch_timeout and fetch_max_bytes must be positive")
+    if settings.fetch_max_redirects < 0:
+        raise ConfigError("fetch_max_redirects must not be negative")
     return settings

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from newsdesk import __version__
-from newsdesk.cli import evaluate
+from newsdesk.cli import evaluate, feeds
 from newsdesk.cli._common import (
     CONTEXT,
     State,
@@ -51,7 +51,7 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
 
 
 # -- ingest ------------------------------------------------------------------------------
-def _run_ingest(engine: Engine, paths: list[Path] | None) -> IngestReport:
+def _run_ingest(engine: Engine, paths: list[str] | None) -> IngestReport:
     with progress_bar() as progress:
         task = progress.add_task("ingesting", total=None)
 
@@ -60,7 +60,7 @@ def _run_ingest(engine: Engine, paths: list[Path] | None) -> IngestReport:
 
         if paths is None:
             return engine.ingest_sample(tick)
-        return engine.ingest_paths(paths, tick)
+        return engine.ingest_inputs(paths, tick)
 
 
 def _report_table(report: IngestReport) -> Table:
@@ -109,7 +109,7 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option(
     "--failures",
@@ -118,8 +118,10 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
 )
 @click.pass_obj
 @handle_errors
-def ingest(state: State, paths: tuple[Path, ...], as_json: bool, failures: Path | None) -> None:
-    """Ingest files and folders: JSONL (one document per line), HTML, text, Markdown.
+def ingest(state: State, paths: tuple[str, ...], as_json: bool, failures: Path | None) -> None:
+    """Ingest files, folders and URLs: JSONL (one document per line), HTML, text,
+    Markdown, PDF; an http(s) URL is fetched, a page read as an article and a feed
+    (RSS, Atom, JSON Feed) as its items.
 
     A JSONL line has "title" and a body ("paragraphs", "text" or "html"), and may
     have "id", "url", "source", "published_at" (ISO 8601), "lang", "category".
@@ -341,6 +343,7 @@ def demo(state: State, query: str, do_serve: bool, host: str | None, port: int |
 
 # Command modules register here, each defined in its own file under newsdesk/cli/.
 cli.add_command(evaluate.eval_group)
+cli.add_command(feeds.feeds_group)
 
 
 def main() -> None:

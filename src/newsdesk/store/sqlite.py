@@ -8,6 +8,7 @@ leaves half a document. Connections are per thread; SQLite serializes writers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -93,6 +94,14 @@ class SQLiteStore:
             raise
         else:
             conn.execute("COMMIT")
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for companion tables in the same file (feeds)."""
+        return self._conn()
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error)."""
+        return self._write()
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

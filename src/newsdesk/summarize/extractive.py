@@ -235,6 +235,9 @@ class ExtractiveSummarizer:
 
     def summarize(self, document: Document) -> Summary:
         lang = document.lang if document.lang in ("zh", "en") else "en"
+        if document.lang == "mixed":
+            # Half Chinese: sentence lengths must be counted in characters, as for zh.
+            lang = "zh"
         sentences = [s for s in _sentences(document) if _usable(s, lang)]
         if not sentences:
             # Too little prose to choose from: fall back to the opening of each paragraph.
