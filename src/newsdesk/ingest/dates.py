@@ -38,6 +38,7 @@ _DAY_WORD = re.compile(
     r"(?:(?P<h>\d{1,2})\s*[:时点]\s*(?P<mi>\d{1,2})分?)?$",
     re.IGNORECASE,
 )
+_SPACED_ZONE = re.compile(r"\s+([+-]\d{2}:?\d{2}|[Zz]|UTC|GMT)$")
 _NOW_WORDS = frozenset({"刚刚", "剛剛", "just now", "now"})
 _ZONE_WORDS = {"北京时间": CHINA_TZ, "北京時間": CHINA_TZ}
 _SECONDS = {
@@ -94,7 +95,9 @@ def _iso(text: str, tz: tzinfo) -> datetime | None:
             return None
         return datetime.combine(d, time.min, tzinfo=tz)
     if " " in candidate and candidate[:4].isdigit():
-        candidate = candidate.replace(" ", "T", 1)
+        candidate = _SPACED_ZONE.sub(r"\1", candidate).replace(" ", "T", 1)
+        if candidate.endswith(("UTC", "GMT")):
+            candidate = candidate[:-3] + "+00:00"
     if candidate.endswith(("z", "Z")):
         candidate = candidate[:-1] + "+00:00"
     try:

@@ -126,10 +126,12 @@ def _parse_xml(data: bytes, url: str, content_type: str, fetched_at: datetime | 
         headers["content-type"] = content_type
     parsed = feedparser.parse(data, response_headers=headers, sanitize_html=True)
     entries = parsed.get("entries") or []
-    if not parsed.get("version") and not entries:
+    if not entries and (parsed.get("bozo") or not parsed.get("version")):
+        # Broken XML that still yields items is kept (nothing valid is lost); broken
+        # XML with none is an error, not a quiet "0 new items".
         problem = parsed.get("bozo_exception")
-        reason = f"not a feed: {problem}" if problem else "not an RSS, Atom or JSON feed"
-        raise ExtractionError(reason, url)
+        detail = f" (invalid XML: {problem})" if problem else ""
+        raise ExtractionError(f"not a feed: no RSS, Atom or JSON Feed items{detail}", url)
     feed = parsed.get("feed") or {}
     feed_title = clean(str(feed.get("title") or ""))
     items = []

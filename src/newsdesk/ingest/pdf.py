@@ -1,7 +1,7 @@
 """PDF files: the text layer (pypdf), rejoined from lines into paragraphs.
 
-A PDF stores lines, not paragraphs. A paragraph ends at a blank line, or where a
-line that ends a sentence is visibly shorter than the page's full lines. Lines of
+A PDF stores lines, not paragraphs. A paragraph ends at a blank line, or after a
+line visibly shorter than the page's full lines. Lines of
 Chinese text are joined without a space, English ones with one (and a word split
 by a hyphen at the line end is rejoined). Scanned PDFs have no text layer and are
 reported as such; OCR is out of scope.
@@ -19,7 +19,7 @@ from pypdf.errors import PyPdfError
 from newsdesk.ingest.normalize import RawRecord
 
 MAX_PAGES = 1000
-_SENTENCE_END = tuple("。！？!?.:：”」』\"')）")
+_CONTINUES = tuple(",，、;；-–")
 _CJK_END = re.compile(r"[\u3400-\u9fff\uf900-\ufaff，、。；：（）“”]$")
 _CJK_START = re.compile(r"^[\u3400-\u9fff\uf900-\ufaff，、。；：（）“”]")
 
@@ -53,7 +53,9 @@ def page_paragraphs(text: str) -> list[str]:
             current = ""
             continue
         current = _join(current, line) if current else line
-        if line.endswith(_SENTENCE_END) and len(line) < 0.8 * full:
+        # A line well short of the page's full lines ends its paragraph (or is a
+        # heading), unless it visibly continues (a comma or hyphen at its end).
+        if len(line) < 0.8 * full and not line.endswith(_CONTINUES):
             paragraphs.append(current)
             current = ""
     if current:

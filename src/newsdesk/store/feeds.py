@@ -83,7 +83,7 @@ class FeedStore:
         return _row(row) if row is not None else None
 
     def all(self) -> list[FeedInfo]:
-        rows = self.store.connection().execute("SELECT * FROM feeds ORDER BY added_at, url")
+        rows = self.store.connection().execute("SELECT * FROM feeds ORDER BY rowid")
         return [_row(r) for r in rows]
 
     def record_success(
