@@ -40,6 +40,9 @@ class Settings:
     fetch_max_bytes: int = 16 * 1024 * 1024
     fetch_max_redirects: int = 5
     user_agent: str = "newsdesk/0.1 (+self-hosted news reader)"
+    # Worker processes for fingerprints and summaries in large ingests: 0 = one per
+    # core (at most 4), 1 = none (everything in the calling process).
+    ingest_workers: int = 0
 
     @property
     def db_path(self) -> Path:
@@ -74,6 +77,7 @@ _CASTS: dict[str, type] = {
     "fetch_max_bytes": int,
     "fetch_max_redirects": int,
     "user_agent": str,
+    "ingest_workers": int,
 }
 
 
@@ -134,6 +138,8 @@ def load_settings(
         raise ConfigError("relevance_floor must be in [0, 1)")
     if settings.fetch_timeout <= 0 or settings.fetch_max_bytes <= 0:
         raise ConfigError("fetch_timeout and fetch_max_bytes must be positive")
+    if settings.ingest_workers < 0:
+        raise ConfigError("ingest_workers must not be negative")
     if settings.fetch_max_redirects < 0:
         raise ConfigError("fetch_max_redirects must not be negative")
     return settings

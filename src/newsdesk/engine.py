@@ -7,6 +7,7 @@ Everything a user can do (ingest, search, show, status, rebuild) is a method of
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from newsdesk.errors import (
     NotFound,
     SearchIndexError,
 )
-from newsdesk.index.lexical import LexicalIndex
+from newsdesk.index.lexical import IndexTerms, LexicalIndex
 from newsdesk.ingest import RawRecord, build_document, iter_records
 from newsdesk.ingest.feeds import ParsedFeed, parse_feed
 from newsdesk.ingest.fetch import Fetched, Fetcher, FetchLimits, check_url
@@ -41,6 +42,7 @@ from newsdesk.models import (
     SearchResults,
     Summary,
 )
+from newsdesk.pipeline import Heavy, Pending, Preparer, auto_workers, compute
 from newsdesk.search import Searcher, SearchPolicy, SearchRequest
 from newsdesk.store import SQLiteStore
 from newsdesk.store.feeds import FeedInfo, FeedStore
@@ -55,6 +57,37 @@ SUMMARIZERS: dict[str, Callable[[Settings], Summarizer]] = {
 def sample_corpus_path() -> Path:
     """The bundled, illustrative sample corpus (written by the project)."""
     return Path(str(resources.files("newsdesk") / "sample" / "corpus.jsonl"))
+
+
+# Records per store transaction, and stored documents between index catch-ups.
+BATCH = 256
+INDEX_EVERY = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Front:
+    """A validated record whose fingerprint and summary are still to be computed."""
+
+    record: RawRecord
+    doc: Document
+
+
+def _batches(
+    records: Iterable[RawRecord | SourceProblem], size: int
+) -> Iterator[list[RawRecord | SourceProblem]]:
+    batch: list[RawRecord | SourceProblem] = []
+    for item in records:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def build_summarizer(settings: Settings) -> Summarizer:
+    """The summarizer the settings name (also used to set up worker processes)."""
+    return SUMMARIZERS[settings.summarizer](settings)
 
 
 @dataclass
@@ -128,8 +161,10 @@ class Engine:
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(settings.db_path)
         self.lexical = LexicalIndex(settings.index_dir, self.store)
-        self.summarizer = SUMMARIZERS[settings.summarizer](settings)
+        self.summarizer = build_summarizer(settings)
         self.feed_store = FeedStore(self.store)
+        # Index terms ingest workers computed for documents not yet indexed.
+        self._terms: dict[str, IndexTerms] = {}
         self.clock = clock
         self._transport = transport
         self.searcher = Searcher(
@@ -157,8 +192,8 @@ class Engine:
         self.store.close()
 
     # -- ingest ------------------------------------------------------------------------
-    def ingest_record(self, record: RawRecord) -> IngestResult:
-        """Validate, de-duplicate, summarize and store one record (not yet indexed)."""
+    def _front(self, record: RawRecord) -> IngestResult | _Front:
+        """Validate one record and skip it early if the store already has it as is."""
         if record.fetched_at is None:
             # Relative publish times ("3小时前") in files count from when we read them.
             record = replace(record, fetched_at=self.clock())
@@ -166,49 +201,121 @@ class Engine:
             doc = build_document(record)
         except ExtractionError as exc:
             return IngestResult("failed", record.origin, reason=str(exc))
-        sig, n_shingles = dedupe.fingerprint(p.text for p in doc.paragraphs)
-        bands = dedupe.band_keys(sig) if n_shingles >= dedupe.MIN_SHINGLES else []
+        if self.store.content_hash_of(doc.id) == doc.content_hash:
+            # Re-ingest (or a rerun after a crash): skip the costly steps.
+            return IngestResult("unchanged", record.origin, doc_id=doc.id, title=doc.title)
+        return _Front(record, doc)
+
+    def _store(self, item: _Front, heavy: Heavy) -> IngestResult:
+        """Group with a near-duplicate story, if any, and store (inside a transaction)."""
+        doc = item.doc
         candidates = [
             (story, dedupe.signature_from_bytes(blob))
-            for _, story, blob in self.store.story_candidates(bands, exclude=doc.id)
+            for _, story, blob in self.store.story_candidates(heavy.bands, exclude=doc.id)
             if blob
         ]
-        match = dedupe.best_match(sig, candidates)
-        story_id = match[0] if match else doc.id
-        doc = replace(doc, story_id=story_id)
-        summary = self.summarizer.summarize(doc)
+        match = dedupe.best_match(heavy.sig, candidates)
+        doc = replace(doc, story_id=match[0] if match else doc.id)
         stored = self.store.put(
             doc,
-            minhash=dedupe.signature_to_bytes(sig),
-            bands=bands,
-            summary=summary,
-            origin=record.origin,
+            minhash=dedupe.signature_to_bytes(heavy.sig),
+            bands=heavy.bands,
+            summary=heavy.summary,
+            origin=item.record.origin,
         )
+        if heavy.terms is not None and stored.outcome in ("accepted", "updated"):
+            self._terms[doc.id] = heavy.terms
         return IngestResult(
             stored.outcome,
-            record.origin,
+            item.record.origin,
             doc_id=stored.doc_id,
             title=doc.title,
             duplicate_of=stored.duplicate_of,
         )
+
+    def ingest_record(self, record: RawRecord) -> IngestResult:
+        """Validate, de-duplicate, summarize and store one record (not yet indexed)."""
+        front = self._front(record)
+        if isinstance(front, IngestResult):
+            return front
+        with self.store.transaction():
+            return self._store(front, compute(front.doc, self.summarizer))
+
+    def _front_batch(self, batch: list[RawRecord | SourceProblem]) -> list[IngestResult | _Front]:
+        slots: list[IngestResult | _Front] = []
+        for item in batch:
+            if isinstance(item, SourceProblem):
+                outcome: Outcome = "skipped" if item.outcome == "skipped" else "failed"
+                slots.append(IngestResult(outcome, item.origin, reason=item.reason))
+            else:
+                slots.append(self._front(item))
+        return slots
+
+    def _store_batch(
+        self, slots: list[IngestResult | _Front], pending: Pending
+    ) -> list[IngestResult]:
+        heavy = iter(pending.get())
+        if not any(isinstance(s, _Front) for s in slots):
+            return [s for s in slots if isinstance(s, IngestResult)]
+        # One transaction per batch: a crash loses at most this batch, never half a
+        # document, and a rerun redoes it. Near-duplicates within the batch are found
+        # because the transaction sees its own uncommitted rows.
+        with self.store.transaction():
+            return [
+                s if isinstance(s, IngestResult) else self._store(s, next(heavy)) for s in slots
+            ]
 
     def ingest_records(
         self,
         records: Iterable[RawRecord | SourceProblem],
         progress: Callable[[IngestResult], None] | None = None,
     ) -> IngestReport:
+        """Ingest records in batches, then bring the index up to date.
+
+        Batches are pipelined: while one batch is written, the next is fingerprinted
+        and summarized (on worker processes when the run spans several batches and
+        ``ingest_workers`` allows). Long runs are indexed as they go, every
+        ``INDEX_EVERY`` stored documents, so other processes' searches see them early.
+        """
         report = IngestReport()
-        for item in records:
-            if isinstance(item, SourceProblem):
-                outcome: Outcome = "skipped" if item.outcome == "skipped" else "failed"
-                result = IngestResult(outcome, item.origin, reason=item.reason)
-            else:
-                result = self.ingest_record(item)
-            report.results.append(result)
-            if progress is not None:
-                progress(result)
-        report.indexed = self.index_pending()
+        since_index = 0
+        batches = _batches(records, BATCH)
+        current = next(batches, None)
+        upcoming = next(batches, None)
+        large = upcoming is not None
+        workers = auto_workers(self.settings.ingest_workers)
+        factory = functools.partial(build_summarizer, self.settings)
+        in_flight: tuple[list[IngestResult | _Front], Pending] | None = None
+
+        def finish(slots: list[IngestResult | _Front], pending: Pending) -> None:
+            nonlocal since_index
+            for result in self._store_batch(slots, pending):
+                report.results.append(result)
+                since_index += result.outcome in ("accepted", "updated")
+                if progress is not None:
+                    progress(result)
+            if since_index >= INDEX_EVERY:
+                report.indexed += self._index_if_free()
+                since_index = 0
+
+        with Preparer(factory, self.summarizer, workers) as preparer:
+            while current is not None:
+                slots = self._front_batch(current)
+                docs = [s.doc for s in slots if isinstance(s, _Front)]
+                pending = preparer.submit(docs, background=large)
+                if in_flight is not None:
+                    finish(*in_flight)
+                in_flight = (slots, pending)
+                current, upcoming = upcoming, next(batches, None)
+            if in_flight is not None:
+                finish(*in_flight)
+        report.indexed += self.index_pending()
         return report
+
+    def _index_if_free(self) -> int:
+        with contextlib.suppress(SearchIndexError):
+            return self.index_pending()
+        return 0
 
     def ingest_paths(
         self, paths: Iterable[Path], progress: Callable[[IngestResult], None] | None = None
@@ -346,7 +453,9 @@ class Engine:
 
     def index_pending(self, progress: Callable[[int], None] | None = None) -> int:
         """Bring the lexical index up to date with the store."""
-        return self.lexical.catch_up(progress)
+        done = self.lexical.catch_up(progress, self._terms)
+        self._terms.clear()
+        return done
 
     def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
         return self.lexical.rebuild(progress)

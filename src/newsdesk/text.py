@@ -179,6 +179,7 @@ _ABBREV_END = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Inc|Co|Corp|Ltd|Jr|Sr|vs|etc|No|Jan|Feb|Mar|Apr|Jun|Jul|Aug"
     r"|Sep|Sept|Oct|Nov|Dec)|\b[A-Z](?:\.[A-Z])*)\.$"
 )
+_ZH_PART = re.compile(r"[^。！？；!?]*[。！？；!?][”’」』）)\"']*|[^。！？；!?]+")
 _EN_SENT = re.compile(r"(?<=[.!?])[\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])")
 
 
@@ -187,22 +188,8 @@ def split_sentences(text: str) -> list[str]:
     text = text.strip()
     if not text:
         return []
-    parts: list[str] = []
-    buf: list[str] = []
-    closers = "”’」』）)\"'"
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        buf.append(ch)
-        if ch in _ZH_SENT_END:
-            while i + 1 < len(text) and text[i + 1] in closers:
-                i += 1
-                buf.append(text[i])
-            parts.append("".join(buf))
-            buf = []
-        i += 1
-    if buf:
-        parts.append("".join(buf))
+    # A part runs to a Chinese (or !?) terminator plus any closing quotes after it.
+    parts = _ZH_PART.findall(text)
     sentences: list[str] = []
     for part in parts:
         for s in _EN_SENT.split(part):

@@ -83,6 +83,10 @@ class SQLiteStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
+        if conn.in_transaction:
+            # Nested in a caller's batch transaction: that one commits or rolls back.
+            yield conn
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -156,7 +160,9 @@ class SQLiteStore:
             ).fetchone()
             if dup is None and doc.url:
                 dup = conn.execute(
-                    "SELECT id FROM documents WHERE url = ? AND id != ? LIMIT 1",
+                    # "url != ''" lets SQLite use the partial index on url (without
+                    # it every insert scanned the whole table).
+                    "SELECT id FROM documents WHERE url = ? AND url != '' AND id != ? LIMIT 1",
                     (doc.url, doc.id),
                 ).fetchone()
             if dup is not None:
@@ -247,6 +253,14 @@ class SQLiteStore:
         if row is None:
             return None
         return int(row["rev"]), json.loads(row["params"])
+
+    def content_hash_of(self, doc_id: str) -> str | None:
+        row = (
+            self._conn()
+            .execute("SELECT content_hash FROM documents WHERE id = ?", (doc_id,))
+            .fetchone()
+        )
+        return str(row[0]) if row is not None else None
 
     def max_rev(self) -> int:
         return int(
