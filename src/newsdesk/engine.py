@@ -209,10 +209,11 @@ class Engine:
     def _store(self, item: _Front, heavy: Heavy) -> IngestResult:
         """Group with a near-duplicate story, if any, and store (inside a transaction)."""
         doc = item.doc
+        ts = int(doc.published_at.timestamp()) if doc.published_at else None
         candidates = [
             (story, dedupe.signature_from_bytes(blob))
-            for _, story, blob in self.store.story_candidates(heavy.bands, exclude=doc.id)
-            if blob
+            for _, story, blob, other_ts in self.store.story_candidates(heavy.bands, doc.id)
+            if blob and dedupe.close_in_time(ts, other_ts)
         ]
         match = dedupe.best_match(heavy.sig, candidates)
         doc = replace(doc, story_id=match[0] if match else doc.id)

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from newsdesk import __version__
-from newsdesk.cli import evaluate, feeds
+from newsdesk.cli import eval_dedupe, evaluate, feeds
 from newsdesk.cli._common import (
     CONTEXT,
     State,
@@ -344,6 +344,7 @@ def demo(state: State, query: str, do_serve: bool, host: str | None, port: int |
 # Command modules register here, each defined in its own file under newsdesk/cli/.
 cli.add_command(evaluate.eval_group)
 cli.add_command(feeds.feeds_group)
+evaluate.eval_group.add_command(eval_dedupe.eval_dedupe)
 
 
 def main() -> None:

@@ -382,8 +382,10 @@ class SQLiteStore:
                 )
         return out
 
-    def story_candidates(self, bands: Sequence[int], exclude: str) -> list[tuple[str, str, bytes]]:
-        """(doc id, story id, minhash) of documents sharing at least one band key."""
+    def story_candidates(
+        self, bands: Sequence[int], exclude: str
+    ) -> list[tuple[str, str, bytes, int | None]]:
+        """(doc id, story id, minhash, published_ts) of documents sharing a band key."""
         if not bands:
             return []
         clauses = " OR ".join("(b.band = ? AND b.key = ?)" for _ in bands)
@@ -392,11 +394,11 @@ class SQLiteStore:
             params.extend((band, key))
         params.append(exclude)
         rows = self._conn().execute(
-            "SELECT DISTINCT d.id, d.story_id, d.minhash FROM lsh_bands b"
+            "SELECT DISTINCT d.id, d.story_id, d.minhash, d.published_ts FROM lsh_bands b"
             f" JOIN documents d ON d.id = b.doc_id WHERE ({clauses}) AND d.id != ?",
             params,
         )
-        return [(r["id"], r["story_id"], r["minhash"]) for r in rows]
+        return [(r["id"], r["story_id"], r["minhash"], r["published_ts"]) for r in rows]
 
     def get_summaries(
         self, ids: Sequence[str], summarizer: str, language: str | None = None

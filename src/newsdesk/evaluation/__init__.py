@@ -1,0 +1,1 @@
+"""Quality measurements on labelled or constructed evaluation sets (``newsdesk eval``)."""
