@@ -61,7 +61,7 @@ def sample_corpus_path() -> Path:
 
 # Records per store transaction, and stored documents between index catch-ups.
 BATCH = 256
-INDEX_EVERY = 4096
+INDEX_EVERY = 1024
 
 
 @dataclass(frozen=True, slots=True)
