@@ -227,6 +227,11 @@ def test_feeds_cli(site: SiteServer, home: Path) -> None:
     assert listed["feeds"][0]["items_seen"] == 9 and listed["feeds"][0]["accepted"] == 3
     bad = CliRunner().invoke(cli, ["--home", str(home), "feeds", "add", "not-a-file-or-url"])
     assert bad.exit_code == 1 and "not an http(s) URL" in bad.stderr
+    assert json.loads(run("status", "--json").stdout)["feeds"] == 1
+    run("feeds", "remove", f"{site.url}/f.xml")
+    assert json.loads(run("feeds", "list", "--json").stdout)["feeds"] == []
+    again = CliRunner().invoke(cli, ["--home", str(home), "feeds", "remove", f"{site.url}/f.xml"])
+    assert again.exit_code == 1 and "not following" in again.stderr
 
 
 @pytest.mark.shared_data

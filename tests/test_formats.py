@@ -250,3 +250,11 @@ def test_hostile_and_broken_inputs_get_outcomes(engine: Engine, tmp_path: Path) 
             assert r.reason
     assert outcomes["junk.html"].outcome == "skipped"
     assert outcomes["nested.jsonl"].outcome == "failed"
+
+
+def test_enormous_file_is_skipped_without_reading_it(engine: Engine, tmp_path: Path) -> None:
+    big = tmp_path / "huge.jsonl"
+    with big.open("wb") as fh:  # sparse: 65 MiB on paper, nothing on disk
+        fh.truncate(65 * 1024 * 1024)
+    [result] = engine.ingest_paths([big]).results
+    assert result.outcome == "skipped" and "too large" in result.reason

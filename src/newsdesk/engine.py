@@ -376,6 +376,11 @@ class Engine:
     def feeds(self) -> list[FeedInfo]:
         return self.feed_store.all()
 
+    def remove_feed(self, target: str) -> bool:
+        """Stop following a feed (its documents stay); False if it was not followed."""
+        url = target if is_url(target) else Path(target).expanduser().resolve().as_uri()
+        return self.feed_store.remove(url)
+
     def _fetch_feed(self, feed: FeedInfo, fetcher: Fetcher) -> Fetched:
         if not feed.url.startswith("file:"):
             return fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified)
@@ -494,6 +499,7 @@ class Engine:
             "indexed": self.store.count_documents(watermark),
             "summarized": self.store.count_summarized(self.summarizer.name),
             "stories": self.store.count_stories(),
+            "feeds": len(self.feed_store.all()),
             "home": str(self.settings.home),
             "database": str(self.settings.db_path),
             "schema_version": self.store.schema_version,

@@ -54,6 +54,19 @@ def feeds_add(state: State, target: str, as_json: bool) -> None:
     err.print(f"{'following' if added else 'already following'} {info.url}")
 
 
+@feeds_group.command("remove", context_settings=CONTEXT)
+@click.argument("target")
+@click.pass_obj
+@handle_errors
+def feeds_remove(state: State, target: str) -> None:
+    """Stop following the feed at TARGET (URL or file); its documents stay."""
+    with open_engine(state.settings()) as engine:
+        removed = engine.remove_feed(target)
+    if not removed:
+        raise InputError(f"not following {target}")
+    err.print(f"stopped following {target}")
+
+
 @feeds_group.command("list", context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print the feeds as JSON.")
 @click.pass_obj
