@@ -6,6 +6,7 @@ Results go to stdout (``--json`` for machines), progress and logs to stderr.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,17 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
 
 # -- ingest ------------------------------------------------------------------------------
 def _run_ingest(engine: Engine, paths: list[str] | None) -> IngestReport:
-    with progress_bar() as progress:
+    with progress_bar(auto_refresh=False) as progress:
         task = progress.add_task("ingesting", total=None)
+        last = 0.0
 
         def tick(result: IngestResult) -> None:
+            nonlocal last
             progress.advance(task)
+            now = time.monotonic()
+            if now - last > 0.2:
+                progress.refresh()
+                last = now
 
         if paths is None:
             return engine.ingest_sample(tick)

@@ -98,11 +98,16 @@ def feeds_list(state: State, as_json: bool) -> None:
 
 
 def _poll_once(engine: Engine, backoff: timedelta | None) -> list[FeedPoll]:
-    with progress_bar() as progress:
+    with progress_bar(auto_refresh=False) as progress:
         task = progress.add_task("polling", total=None)
+        last = 0.0
 
         def tick(result: IngestResult) -> None:
+            nonlocal last
             progress.advance(task)
+            if time.monotonic() - last > 0.2:
+                progress.refresh()
+                last = time.monotonic()
 
         return engine.poll_feeds(tick, backoff=backoff)
 
