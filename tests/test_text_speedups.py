@@ -10,7 +10,9 @@ import pytest
 
 from conftest import SHARED_DATA
 from newsdesk import dedupe
-from newsdesk.text import split_sentences
+from newsdesk.models import Document, Paragraph
+from newsdesk.summarize import extractive
+from newsdesk.text import split_sentences, tokenize
 
 _ZH_SENT_END = "。！？；!?"
 _ABBREV_END = re.compile(
@@ -120,3 +122,28 @@ def _reference_codes(text: str) -> list[int]:
 )
 def test_vectorised_units_match_the_regex(text: str) -> None:
     assert dedupe._unit_codes(text).tolist() == _reference_codes(text)
+
+
+@pytest.mark.shared_data
+def test_extractive_sentences_match_per_sentence_tokenizing() -> None:
+    """The one-call-per-paragraph tokenizing gives every sentence its own tokens."""
+    path = SHARED_DATA / "fin_rss_multisource" / "articles.jsonl.gz"
+    if not path.exists():
+        pytest.skip(f"shared evaluation data not found at {path}")
+    checked = 0
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i % 7:
+                continue
+            row = json.loads(line)
+            if not row["paragraphs"]:
+                continue
+            doc = Document(
+                id="x",
+                title=row["title"],
+                paragraphs=tuple(Paragraph(n, t) for n, t in enumerate(row["paragraphs"], 1)),
+            )
+            for s in extractive._sentences(doc):
+                assert s.tokens == frozenset(tokenize(s.text)), s.text
+                checked += 1
+    assert checked > 3000
