@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -284,3 +284,20 @@ def test_real_feed_items_with_their_summary_html(site: SiteServer, home: Path) -
             assert [p.text for p in doc.paragraphs] == [doc.title]
     assert total > 200
     assert found / total >= 0.98, (found, total)
+
+
+def test_failing_feed_backs_off_when_polling_on_a_schedule(site: SiteServer, home: Path) -> None:
+    site.routes["/down.xml"] = (503, {}, b"down")
+    moments = [NOW]
+    with open_engine(load_settings(home=home, environ={}), clock=lambda: moments[-1]) as engine:
+        engine.add_feed(f"{site.url}/down.xml")
+        assert engine.poll_feeds(backoff=timedelta(minutes=15))[0].status == "error"
+        # One failure: wait 15 min * 2 before the next try.
+        moments.append(NOW + timedelta(minutes=20))
+        assert engine.poll_feeds(backoff=timedelta(minutes=15))[0].status == "backoff"
+        moments.append(NOW + timedelta(minutes=31))
+        assert engine.poll_feeds(backoff=timedelta(minutes=15))[0].status == "error"
+        # A manual poll (no schedule) always tries.
+        assert engine.poll_feeds()[0].status == "error"
+        assert engine.feeds()[0].error_count == 3
+    assert len([p for p, _ in site.requests if p == "/down.xml"]) == 3
