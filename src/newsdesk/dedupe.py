@@ -44,8 +44,17 @@ MIN_SHINGLES = 40
 # lie further apart (the same annual ceremony, a recurring daily report) are different
 # stories. Seconds; None turns the rule off. Set by measurement (bench/dedupe.md).
 STORY_WINDOW: int | None = 7 * 86400
-# Signatures from another version of this module are not comparable: stored with it.
+# Signatures from another version of this module are not comparable: the store keeps
+# these parameters, and a home made with others gets its signatures recomputed.
 VERSION = 2
+
+PARAMS: dict[str, int] = {
+    "version": VERSION,
+    "num_perm": NUM_PERM,
+    "bands": BANDS,
+    "rows": ROWS,
+    "shingle": SHINGLE,
+}
 
 _UNIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[0-9a-z]+")
 _SEED = 20251

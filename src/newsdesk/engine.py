@@ -59,6 +59,8 @@ def sample_corpus_path() -> Path:
     return Path(str(resources.files("newsdesk") / "sample" / "corpus.jsonl"))
 
 
+# Where the store keeps the parameters its near-duplicate signatures were made with.
+_DEDUPE_STATE = "dedupe"
 # Records per store transaction, and stored documents between index catch-ups.
 BATCH = 256
 INDEX_EVERY = 1024
@@ -162,6 +164,7 @@ class Engine:
         self.store = SQLiteStore(settings.db_path)
         self.lexical = LexicalIndex(settings.index_dir, self.store)
         self.summarizer = build_summarizer(settings)
+        self._check_signatures()
         self.feed_store = FeedStore(self.store)
         # Index terms ingest workers computed for documents not yet indexed.
         self._terms: dict[str, IndexTerms] = {}
@@ -176,6 +179,27 @@ class Engine:
                 summarizer=self.summarizer.name,
             ),
         )
+
+    def _check_signatures(self) -> None:
+        """Recompute near-duplicate signatures made by another version of ``dedupe``.
+
+        Story groupings already made are kept; new documents are compared with the
+        recomputed signatures.
+        """
+        state = self.store.index_state(_DEDUPE_STATE)
+        if state is not None and state[1] == dedupe.PARAMS:
+            return
+        after = ""
+        while ids := self.store.ids_after(after, 500):
+            texts = self.store.paragraph_texts(ids)
+            rows = []
+            for doc_id in ids:
+                sig, n = dedupe.fingerprint(texts.get(doc_id, []))
+                bands = dedupe.band_keys(sig) if n >= dedupe.MIN_SHINGLES else []
+                rows.append((doc_id, dedupe.signature_to_bytes(sig), bands))
+            self.store.replace_signatures(rows)
+            after = ids[-1]
+        self.store.set_index_state(_DEDUPE_STATE, 0, dedupe.PARAMS)
 
     def __enter__(self) -> Engine:
         return self

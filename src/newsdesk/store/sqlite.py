@@ -215,6 +215,28 @@ class SQLiteStore:
                 self._put_summary(conn, summary)
             return StoredOutcome("accepted" if row is None else "updated", doc.id)
 
+    def replace_signatures(self, rows: Sequence[tuple[str, bytes, Sequence[int]]]) -> None:
+        """Store new near-duplicate signatures and band keys (doc id, minhash, bands)."""
+        with self._write() as conn:
+            for doc_id, minhash, bands in rows:
+                conn.execute("UPDATE documents SET minhash = ? WHERE id = ?", (minhash, doc_id))
+                conn.execute("DELETE FROM lsh_bands WHERE doc_id = ?", (doc_id,))
+                conn.executemany(
+                    "INSERT OR IGNORE INTO lsh_bands (band, key, doc_id) VALUES (?, ?, ?)",
+                    [(band, key, doc_id) for band, key in enumerate(bands)],
+                )
+
+    def paragraph_texts(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """Paragraph texts of each document, in order."""
+        return self._paragraph_texts(ids)
+
+    def ids_after(self, after: str, limit: int) -> list[str]:
+        """Document ids in id order after ``after``, for walking the whole store."""
+        rows = self._conn().execute(
+            "SELECT id FROM documents WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+        )
+        return [r["id"] for r in rows]
+
     def put_summary(self, summary: Summary) -> None:
         with self._write() as conn:
             self._put_summary(conn, summary)
