@@ -436,7 +436,11 @@ class Engine:
             parsed: ParsedFeed = parse_feed(
                 fetched.body, fetched.url, fetched.content_type, fetched.fetched_at
             )
-        except (FetchError, ExtractionError) as exc:
+        except FetchError as exc:
+            reason = exc.reason if exc.url == feed.url else str(exc)
+            self.feed_store.record_error(feed.url, self.clock(), reason)
+            return FeedPoll(feed.url, "error", feed.title, error=reason)
+        except ExtractionError as exc:
             self.feed_store.record_error(feed.url, self.clock(), str(exc))
             return FeedPoll(feed.url, "error", feed.title, error=str(exc))
         report = self.ingest_records(parsed.items, progress)

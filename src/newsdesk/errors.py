@@ -54,6 +54,7 @@ class FetchError(NewsdeskError):
 
     def __init__(self, message: str, url: str = "", status: int | None = None) -> None:
         super().__init__(f"{url}: {message}" if url else message)
+        self.reason = message
         self.url = url
         self.status = status
 

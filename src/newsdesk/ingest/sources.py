@@ -144,7 +144,9 @@ def url_records(urls: list[str], fetcher: Fetcher) -> Iterator[RawRecord | Sourc
         try:
             fetched = fetcher.get(url)
         except FetchError as exc:
-            yield SourceProblem(url, str(exc))
+            # The origin already names the URL; a redirect target is worth naming.
+            reason = exc.reason if exc.url == url else str(exc)
+            yield SourceProblem(url, reason)
             continue
         if not fetched.body.strip():
             yield SourceProblem(url, "empty response", "skipped")
