@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -64,6 +65,9 @@ _DEDUPE_STATE = "dedupe"
 # Records per store transaction, and stored documents between index catch-ups.
 BATCH = 256
 INDEX_EVERY = 1024
+# At the end of an ingest, how often and how long to wait for another process's
+# index writer (a concurrent ingest's catch-up takes seconds, not minutes).
+INDEX_BUSY_RETRIES = (20, 0.25)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,9 @@ class IngestReport:
 
     results: list[IngestResult] = field(default_factory=list)
     indexed: int = 0
+    # True when another process held the index to the end: stored documents not yet
+    # searchable are indexed by the next catch-up (any engine does one on opening).
+    index_deferred: bool = False
 
     @property
     def counts(self) -> dict[str, int]:
@@ -334,12 +341,28 @@ class Engine:
                 current, upcoming = upcoming, next(batches, None)
             if in_flight is not None:
                 finish(*in_flight)
-        report.indexed += self.index_pending()
+        report.indexed += self._index_when_free()
+        report.index_deferred = self.lexical.pending() > 0
         return report
 
     def _index_if_free(self) -> int:
         with contextlib.suppress(SearchIndexError):
             return self.index_pending()
+        return 0
+
+    def _index_when_free(self) -> int:
+        """Index what is pending, waiting a little for another process's writer.
+
+        If the index stays busy the documents are safely stored and will be indexed
+        by whichever process next catches the index up (any engine does on opening).
+        """
+        attempts, wait = INDEX_BUSY_RETRIES
+        for attempt in range(attempts):
+            try:
+                return self.index_pending()
+            except SearchIndexError:
+                if attempt + 1 < attempts:
+                    time.sleep(wait)
         return 0
 
     def ingest_paths(

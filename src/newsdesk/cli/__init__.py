@@ -92,11 +92,20 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
                     )
                     + "\n"
                 )
+    if report.index_deferred:
+        err.print(
+            Text(
+                "note: the search index was busy (another newsdesk process); the stored"
+                " documents become searchable at its or the next command's catch-up",
+                style="yellow",
+            )
+        )
     if as_json:
         print_json(
             {
                 "counts": report.counts,
                 "indexed": report.indexed,
+                "index_deferred": report.index_deferred,
                 "problems": [
                     {"origin": r.origin, "outcome": r.outcome, "reason": r.reason} for r in problems
                 ],
