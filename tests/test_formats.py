@@ -147,6 +147,14 @@ def test_encodings_are_detected_without_mojibake() -> None:
     assert tw in decode_bytes(page.encode("big5")).text
     # A wrong header charset that cannot decode the bytes is not trusted.
     assert decode_bytes(zh.encode("utf-8"), "big5").text == zh
+    assert decode_bytes(zh.encode("gbk"), "utf-8").text == zh
+    # A server's Latin-1 default on a GBK page decodes, but into mojibake: not used.
+    page_gbk = f'<html><head><meta charset="gbk"></head><body>{zh}</body></html>'
+    assert zh in decode_bytes(page_gbk.encode("gbk"), "ISO-8859-1").text
+    assert decode_bytes(zh.encode("gbk"), "iso-8859-1").text == zh
+    assert decode_bytes("Café au lait, s'il vous plaît.".encode("latin-1"), "iso-8859-1").text == (
+        "Café au lait, s'il vous plaît."
+    )
 
 
 def test_language_zh_en_mixed() -> None:

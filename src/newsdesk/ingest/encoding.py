@@ -5,7 +5,8 @@ Order of evidence, strongest first:
 1. a byte-order mark (it cannot be there by accident);
 2. the charset the transport declared (HTTP ``Content-Type``), then the one the
    document declares about itself (``<meta charset>``, ``<?xml encoding?>``), each
-   used only if the bytes actually decode with it;
+   used only if the bytes actually decode with it (a Latin-1 header, which servers
+   send by default and which decodes anything, is used only as the last resort);
 3. strict UTF-8 (most of the web, and any ASCII);
 4. charset-normalizer's detection, which tells GB18030 from Big5 by which decoding
    reads as language rather than noise;
@@ -44,6 +45,9 @@ _WIDER = {
     "ascii": "utf-8",
     "us-ascii": "utf-8",
 }
+_WEAK_LABELS = frozenset(
+    ["iso-8859-1", "iso8859-1", "latin-1", "latin1", "cp1252", "windows-1252", "us-ascii", "ascii"]
+)
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -105,7 +109,11 @@ def decode_bytes(data: bytes, header_charset: str | None = None) -> Decoded:
                 return Decoded(data.decode(name), name, "bom")
             except UnicodeDecodeError:
                 break
-    for label, how in ((header_charset, "header"), (declared_charset(data), "meta")):
+    # Servers often send a Latin-1 default for pages that are nothing of the kind, and
+    # Latin-1 decodes any bytes at all: such a label only counts if nothing else does.
+    weak_header = (header_charset or "").strip().strip("\"'").lower() in _WEAK_LABELS
+    strong_header = None if weak_header else header_charset
+    for label, how in ((strong_header, "header"), (declared_charset(data), "meta")):
         found = _try(data, label)
         if found is not None:
             return Decoded(found[0], found[1], how)
@@ -118,6 +126,10 @@ def decode_bytes(data: bytes, header_charset: str | None = None) -> Decoded:
         found = _try(data, best.encoding)
         if found is not None:
             return Decoded(found[0], found[1], "detected")
+    if weak_header:
+        found = _try(data, header_charset)
+        if found is not None:
+            return Decoded(found[0], found[1], "header")
     return Decoded(data.decode("gb18030", errors="replace"), "gb18030", "fallback")
 
 
