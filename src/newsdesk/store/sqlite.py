@@ -74,6 +74,9 @@ class SQLiteStore:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA foreign_keys=ON")
+                # 64 MiB page cache (default 2 MiB): the band-key and paragraph B-trees of
+                # a large home are written all over during ingest (10k stories: +4%).
+                conn.execute("PRAGMA cache_size=-65536")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open {self.path}: {exc}") from exc
             conn.row_factory = sqlite3.Row
