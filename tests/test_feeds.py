@@ -301,3 +301,32 @@ def test_failing_feed_backs_off_when_polling_on_a_schedule(site: SiteServer, hom
         assert engine.poll_feeds()[0].status == "error"
         assert engine.feeds()[0].error_count == 3
     assert len([p for p, _ in site.requests if p == "/down.xml"]) == 3
+
+
+RSS10 = b"""<?xml version="1.0" encoding="utf-8"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel rdf:about="https://example.org/"><title>RDF Wire</title></channel>
+<item rdf:about="https://example.org/r/1"><title>Copper output rises</title>
+<link>https://example.org/r/1</link><dc:date>2025-09-09T10:00:00+08:00</dc:date>
+<description>Refined copper output rose 6% in August.</description></item>
+</rdf:RDF>"""
+RSS091 = b"""<?xml version="1.0"?><rss version="0.91"><channel><title>Old Wire</title>
+<item><title>Rates unchanged</title><link>https://example.org/o/1</link>
+<description>The bank left rates unchanged.</description></item></channel></rss>"""
+
+
+@pytest.mark.parametrize(
+    ("data", "kind", "title", "published"),
+    [
+        (RSS10, "rss10", "Copper output rises", "2025-09-09T10:00:00+08:00"),
+        (RSS091, "rss091u", "Rates unchanged", None),
+    ],
+)
+def test_rss_1_0_and_0_91(data: bytes, kind: str, title: str, published: str | None) -> None:
+    feed = parse_feed(data, "https://example.org/feed")
+    assert feed.kind == kind
+    [item] = feed.items
+    assert item.fields["title"] == title
+    assert item.fields["paragraphs"] and item.fields["url"].startswith("https://example.org/")
+    assert item.fields.get("published_at") == published
