@@ -108,8 +108,10 @@ def extract_page(markup: str, url: str = "") -> ExtractedHtml:
         # trafilatura falls back to whole-page text on small pages; keep only what also
         # lies outside <nav>, <header>, <footer>, <aside> and <form>, as the stdlib
         # extractor sees it.
-        outside = _squash("".join(meta.paragraphs))
-        body = [line for line in body if _squash(line) in outside]
+        squashed = [_squash(p) for p in meta.paragraphs]
+        blocks, outside = set(squashed), "".join(squashed)
+        # Most lines are whole blocks (a set lookup); the rest, substrings of one.
+        body = [line for line in body if (sq := _squash(line)) in blocks or sq in outside]
     paragraphs, dateline = strip_boilerplate(body or meta.paragraphs, title)
     if not paragraphs and body:
         # trafilatura's body was all boilerplate by our rules: trust the plain extractor.
