@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
 import threading
@@ -89,4 +90,67 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live_server(sample_engine: Engine) -> Iterator[LiveServer]:
     with LiveServer(sample_engine) as server:
+        yield server
+
+
+# -- a scriptable HTTP server on 127.0.0.1 for fetch, page and feed tests ----------------
+Route = tuple[int, dict[str, str], bytes]
+
+
+class SiteServer:
+    """Serves ``routes`` (path -> status, headers, body) on 127.0.0.1 and logs requests.
+
+    A route may also be a callable taking the request headers and returning a route,
+    so tests can answer conditional requests with 304.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Any] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                site.requests.append((self.path, headers))
+                route = site.routes.get(self.path)
+                if callable(route):
+                    route = route(headers)
+                if route is None:
+                    route = (404, {"Content-Type": "text/plain"}, b"not found")
+                status, extra, body = route
+                if status == 0:  # a server that accepts and then never answers
+                    time.sleep(float(extra.get("sleep", "5")))
+                    return
+                self.send_response(status)
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                if "Content-Length" not in extra:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> SiteServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[SiteServer]:
+    with SiteServer() as server:
         yield server

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import write_jsonl
-from newsdesk import load_settings, open_engine
+from newsdesk import dedupe, load_settings, open_engine
+from newsdesk import engine as engine_module
 from newsdesk.errors import StoreError
 from newsdesk.index.lexical import NAME as LEXICAL
 from newsdesk.store import SQLiteStore
@@ -73,3 +74,35 @@ def test_rebuild_from_store(tmp_path: Path) -> None:
         assert engine.rebuild_index() == 4
         assert engine.lexical.num_docs() == 4
         assert [h.document.id for h in engine.search("芯片").hits] == before
+
+
+def test_signatures_from_another_dedupe_version_are_recomputed(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path / "home", environ={})
+    with open_engine(settings) as engine:
+        engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", _rows(3))])
+        good = engine.store.connection().execute("SELECT id, minhash FROM documents").fetchall()
+        # A home written by an older dedupe: other parameters, other signatures.
+        engine.store.set_index_state("dedupe", 0, {"version": 1})
+        engine.store.replace_signatures([(r["id"], b"old", []) for r in good])
+    with open_engine(settings) as engine:
+        rows = engine.store.connection().execute("SELECT id, minhash FROM documents").fetchall()
+        assert {r["id"]: r["minhash"] for r in rows} == {r["id"]: r["minhash"] for r in good}
+        assert engine.store.index_state("dedupe") == (0, dedupe.PARAMS)
+
+
+def test_ingest_while_another_process_holds_the_index_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "INDEX_BUSY_RETRIES", (3, 0.01))
+    settings = load_settings(home=tmp_path / "home", environ={})
+    with open_engine(settings) as engine, open_engine(settings) as other:
+        # The other engine takes the writer, as a concurrent ingest's catch-up does.
+        writer = other.lexical._index.writer(heap_size=15_000_000, num_threads=1)
+        report = engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", _rows(3))])
+        assert report.counts["accepted"] == 3
+        assert report.indexed == 0 and report.index_deferred
+        writer.rollback()
+        del writer
+    with open_engine(settings) as engine:
+        status = engine.status()
+        assert status["documents"] == status["indexed"] == 3

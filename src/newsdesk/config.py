@@ -57,6 +57,14 @@ class Settings:
     # How to ask for JSON: a schema, plain JSON mode, or nothing (prompt only); the
     # client steps down by itself when the server rejects the richer form.
     llm_response_format: str = "json_schema"
+    # Fetching pages and feeds: hostile or broken servers must not hang or flood us.
+    fetch_timeout: float = 20.0
+    fetch_max_bytes: int = 16 * 1024 * 1024
+    fetch_max_redirects: int = 5
+    user_agent: str = "newsdesk/0.1 (+self-hosted news reader)"
+    # Worker processes for fingerprints and summaries in large ingests: 0 = one per
+    # core (at most 4), 1 = none (everything in the calling process).
+    ingest_workers: int = 0
 
     @property
     def db_path(self) -> Path:
@@ -166,4 +174,10 @@ def load_settings(
         raise ConfigError(
             f"summary_language must be a code like en or zh, got {settings.summary_language!r}"
         )
+    if settings.fetch_timeout <= 0 or settings.fetch_max_bytes <= 0:
+        raise ConfigError("fetch_timeout and fetch_max_bytes must be positive")
+    if settings.ingest_workers < 0:
+        raise ConfigError("ingest_workers must not be negative")
+    if settings.fetch_max_redirects < 0:
+        raise ConfigError("fetch_max_redirects must not be negative")
     return settings

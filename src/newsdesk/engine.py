@@ -7,29 +7,37 @@ Everything a user can do (ingest, search, show, status, rebuild) is a method of
 from __future__ import annotations
 
 import contextlib
+import functools
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import httpx
 
 from newsdesk import dedupe
 from newsdesk.config import Settings
 from newsdesk.errors import (
     ConfigError,
     ExtractionError,
+    FetchError,
     InputError,
     LLMError,
     NewsdeskError,
     NotFound,
     SearchIndexError,
 )
-from newsdesk.index.lexical import LexicalIndex
+from newsdesk.index.lexical import IndexTerms, LexicalIndex
 from newsdesk.ingest import RawRecord, build_document, iter_records
-from newsdesk.ingest.sources import SourceProblem
+from newsdesk.ingest.feeds import ParsedFeed, parse_feed
+from newsdesk.ingest.fetch import Fetched, Fetcher, FetchLimits, check_url
+from newsdesk.ingest.sources import SourceProblem, is_url, url_records
 from newsdesk.models import (
     Document,
     DuplicateRef,
@@ -39,8 +47,10 @@ from newsdesk.models import (
     SearchResults,
     Summary,
 )
+from newsdesk.pipeline import Heavy, Pending, Preparer, auto_workers, compute
 from newsdesk.search import Searcher, SearchPolicy, SearchRequest
 from newsdesk.store import SQLiteStore, SummaryFailure
+from newsdesk.store.feeds import FeedInfo, FeedStore
 from newsdesk.summarize import Summarizer
 from newsdesk.summarize.extractive import ExtractiveSummarizer
 from newsdesk.summarize.llm import LLMSummarizer, OpenAIChatClient
@@ -76,6 +86,45 @@ SUMMARIZERS: dict[str, Callable[[Settings, str], Summarizer]] = {
 def sample_corpus_path() -> Path:
     """The bundled, illustrative sample corpus (written by the project)."""
     return Path(str(resources.files("newsdesk") / "sample" / "corpus.jsonl"))
+
+
+# Where the store keeps the parameters its near-duplicate signatures were made with.
+_DEDUPE_STATE = "dedupe"
+# Records per store transaction, and stored documents between index catch-ups.
+BATCH = 256
+INDEX_EVERY = 1024
+# At the end of an ingest, how often and how long to wait for another process's
+# index writer (a concurrent ingest's catch-up takes seconds, not minutes).
+INDEX_BUSY_RETRIES = (20, 0.25)
+
+
+@dataclass(frozen=True, slots=True)
+class _Front:
+    """A validated record whose fingerprint and summary are still to be computed."""
+
+    record: RawRecord
+    doc: Document
+
+
+def _batches(
+    records: Iterable[RawRecord | SourceProblem], size: int
+) -> Iterator[list[RawRecord | SourceProblem]]:
+    batch: list[RawRecord | SourceProblem] = []
+    for item in records:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def build_summarizer(settings: Settings) -> Summarizer:
+    """The summarizer ingest runs on every document (also built in worker processes).
+
+    Always the offline extractive one: LLM summaries are made later by ``summarize``.
+    """
+    return _extractive(settings, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +166,49 @@ class SummarizeReport:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class FeedPoll:
+    """What one poll of one feed did: ``ok``, ``not_modified``, ``error`` or ``backoff``."""
+
+    url: str
+    status: str
+    title: str = ""
+    items: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "status": self.status,
+            "title": self.title,
+            "items": self.items,
+            "counts": self.counts,
+            "error": self.error,
+        }
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Engine:
     """One newsdesk home: its store, its index and its summarizer."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """Open the home ``settings.home``.
+
+        Args:
+            settings: the effective settings.
+            clock: the current time (injected by tests; fetch times come from it).
+            transport: an httpx transport for fetching (tests); default real network.
+        """
         if settings.summarizer not in SUMMARIZERS:
             raise ConfigError(
                 f"unknown summarizer {settings.summarizer!r}; choose from {', '.join(SUMMARIZERS)}"
@@ -129,9 +217,15 @@ class Engine:
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(settings.db_path)
         self.lexical = LexicalIndex(settings.index_dir, self.store)
-        self.summarizer = _extractive(settings, "")
+        self.summarizer = build_summarizer(settings)
         self._llm_summarizers: list[LLMSummarizer] = []
         self._sources_cache: tuple[int, list[tuple[str, int]]] | None = None
+        self._check_signatures()
+        self.feed_store = FeedStore(self.store)
+        # Index terms ingest workers computed for documents not yet indexed.
+        self._terms: dict[str, IndexTerms] = {}
+        self.clock = clock
+        self._transport = transport
         self.searcher = Searcher(
             lexical=self.lexical,
             documents=self.store,
@@ -141,6 +235,27 @@ class Engine:
                 summarizer=self.summarizer.name,
             ),
         )
+
+    def _check_signatures(self) -> None:
+        """Recompute near-duplicate signatures made by another version of ``dedupe``.
+
+        Story groupings already made are kept; new documents are compared with the
+        recomputed signatures.
+        """
+        state = self.store.index_state(_DEDUPE_STATE)
+        if state is not None and state[1] == dedupe.PARAMS:
+            return
+        after = ""
+        while ids := self.store.ids_after(after, 500):
+            texts = self.store.paragraph_texts(ids)
+            rows = []
+            for doc_id in ids:
+                sig, n = dedupe.fingerprint(texts.get(doc_id, []))
+                bands = dedupe.band_keys(sig) if n >= dedupe.MIN_SHINGLES else []
+                rows.append((doc_id, dedupe.signature_to_bytes(sig), bands))
+            self.store.replace_signatures(rows)
+            after = ids[-1]
+        self.store.set_index_state(_DEDUPE_STATE, 0, dedupe.PARAMS)
 
     def __enter__(self) -> Engine:
         return self
@@ -160,68 +275,296 @@ class Engine:
         self.store.close()
 
     # -- ingest ------------------------------------------------------------------------
-    def ingest_record(self, record: RawRecord) -> IngestResult:
-        """Validate, de-duplicate, summarize and store one record (not yet indexed)."""
+    def _front(self, record: RawRecord) -> IngestResult | _Front:
+        """Validate one record and skip it early if the store already has it as is."""
+        if record.fetched_at is None:
+            # Relative publish times ("3小时前") in files count from when we read them.
+            record = replace(record, fetched_at=self.clock())
         try:
             doc = build_document(record)
         except ExtractionError as exc:
             return IngestResult("failed", record.origin, reason=str(exc))
-        sig, n_shingles = dedupe.fingerprint(p.text for p in doc.paragraphs)
-        bands = dedupe.band_keys(sig) if n_shingles >= dedupe.MIN_SHINGLES else []
+        if self.store.content_hash_of(doc.id) == doc.content_hash:
+            # Re-ingest (or a rerun after a crash): skip the costly steps.
+            return IngestResult("unchanged", record.origin, doc_id=doc.id, title=doc.title)
+        return _Front(record, doc)
+
+    def _store(self, item: _Front, heavy: Heavy) -> IngestResult:
+        """Group with a near-duplicate story, if any, and store (inside a transaction)."""
+        doc = item.doc
+        ts = int(doc.published_at.timestamp()) if doc.published_at else None
         candidates = [
             (story, dedupe.signature_from_bytes(blob))
-            for _, story, blob in self.store.story_candidates(bands, exclude=doc.id)
-            if blob
+            for _, story, blob, other_ts in self.store.story_candidates(heavy.bands, doc.id)
+            if blob and dedupe.close_in_time(ts, other_ts)
         ]
-        match = dedupe.best_match(sig, candidates)
-        story_id = match[0] if match else doc.id
-        doc = replace(doc, story_id=story_id)
-        summary = self.summarizer.summarize(doc)
+        match = dedupe.best_match(heavy.sig, candidates)
+        doc = replace(doc, story_id=match[0] if match else doc.id)
         stored = self.store.put(
             doc,
-            minhash=dedupe.signature_to_bytes(sig),
-            bands=bands,
-            summary=summary,
-            origin=record.origin,
+            minhash=dedupe.signature_to_bytes(heavy.sig),
+            bands=heavy.bands,
+            summary=heavy.summary,
+            origin=item.record.origin,
         )
+        if heavy.terms is not None and stored.outcome in ("accepted", "updated"):
+            self._terms[doc.id] = heavy.terms
         return IngestResult(
             stored.outcome,
-            record.origin,
+            item.record.origin,
             doc_id=stored.doc_id,
             title=doc.title,
             duplicate_of=stored.duplicate_of,
         )
+
+    def ingest_record(self, record: RawRecord) -> IngestResult:
+        """Validate, de-duplicate, summarize and store one record (not yet indexed)."""
+        front = self._front(record)
+        if isinstance(front, IngestResult):
+            return front
+        with self.store.transaction():
+            return self._store(front, compute(front.doc, self.summarizer))
+
+    def _front_batch(self, batch: list[RawRecord | SourceProblem]) -> list[IngestResult | _Front]:
+        slots: list[IngestResult | _Front] = []
+        for item in batch:
+            if isinstance(item, SourceProblem):
+                outcome: Outcome = "skipped" if item.outcome == "skipped" else "failed"
+                slots.append(IngestResult(outcome, item.origin, reason=item.reason))
+            else:
+                slots.append(self._front(item))
+        return slots
+
+    def _store_batch(
+        self, slots: list[IngestResult | _Front], pending: Pending
+    ) -> list[IngestResult]:
+        heavy = iter(pending.get())
+        if not any(isinstance(s, _Front) for s in slots):
+            return [s for s in slots if isinstance(s, IngestResult)]
+        # One transaction per batch: a crash loses at most this batch, never half a
+        # document, and a rerun redoes it. Near-duplicates within the batch are found
+        # because the transaction sees its own uncommitted rows.
+        with self.store.transaction():
+            return [
+                s if isinstance(s, IngestResult) else self._store(s, next(heavy)) for s in slots
+            ]
 
     def ingest_records(
         self,
         records: Iterable[RawRecord | SourceProblem],
         progress: Callable[[IngestResult], None] | None = None,
     ) -> IngestReport:
+        """Ingest records in batches, then bring the index up to date.
+
+        Batches are pipelined: while one batch is written, the next is fingerprinted
+        and summarized (on worker processes when the run spans several batches and
+        ``ingest_workers`` allows). Long runs are indexed as they go, every
+        ``INDEX_EVERY`` stored documents, so other processes' searches see them early.
+        """
         report = IngestReport()
-        for item in records:
-            if isinstance(item, SourceProblem):
-                outcome: Outcome = "skipped" if item.outcome == "skipped" else "failed"
-                result = IngestResult(outcome, item.origin, reason=item.reason)
-            else:
-                result = self.ingest_record(item)
-            report.results.append(result)
-            if progress is not None:
-                progress(result)
-        report.indexed = self.index_pending()
+        since_index = 0
+        batches = _batches(records, BATCH)
+        current = next(batches, None)
+        upcoming = next(batches, None)
+        large = upcoming is not None
+        workers = auto_workers(self.settings.ingest_workers)
+        factory = functools.partial(build_summarizer, self.settings)
+        in_flight: tuple[list[IngestResult | _Front], Pending] | None = None
+
+        def finish(slots: list[IngestResult | _Front], pending: Pending) -> None:
+            nonlocal since_index
+            for result in self._store_batch(slots, pending):
+                report.results.append(result)
+                since_index += result.outcome in ("accepted", "updated")
+                if progress is not None:
+                    progress(result)
+            if since_index >= INDEX_EVERY:
+                report.indexed += self._index_if_free()
+                since_index = 0
+
+        with Preparer(factory, self.summarizer, workers) as preparer:
+            while current is not None:
+                slots = self._front_batch(current)
+                docs = [s.doc for s in slots if isinstance(s, _Front)]
+                pending = preparer.submit(docs, background=large)
+                if in_flight is not None:
+                    finish(*in_flight)
+                in_flight = (slots, pending)
+                current, upcoming = upcoming, next(batches, None)
+            if in_flight is not None:
+                finish(*in_flight)
+        report.indexed += self._index_when_free()
+        report.index_deferred = self.lexical.pending() > 0
         return report
+
+    def _index_if_free(self) -> int:
+        with contextlib.suppress(SearchIndexError):
+            return self.index_pending()
+        return 0
+
+    def _index_when_free(self) -> int:
+        """Index what is pending, waiting a little for another process's writer.
+
+        If the index stays busy the documents are safely stored and will be indexed
+        by whichever process next catches the index up (any engine does on opening).
+        """
+        attempts, wait = INDEX_BUSY_RETRIES
+        for attempt in range(attempts):
+            try:
+                return self.index_pending()
+            except SearchIndexError:
+                if attempt + 1 < attempts:
+                    time.sleep(wait)
+        return 0
 
     def ingest_paths(
         self, paths: Iterable[Path], progress: Callable[[IngestResult], None] | None = None
     ) -> IngestReport:
-        """Ingest files and folders (JSONL, text, Markdown, HTML), then index."""
+        """Ingest files and folders (JSONL, text, Markdown, HTML, PDF), then index."""
         return self.ingest_records(iter_records(list(paths)), progress)
+
+    def fetcher(self) -> Fetcher:
+        """An HTTP client with this home's limits (timeouts, size, redirects)."""
+        s = self.settings
+        limits = FetchLimits(
+            timeout=s.fetch_timeout,
+            max_bytes=s.fetch_max_bytes,
+            max_redirects=s.fetch_max_redirects,
+            user_agent=s.user_agent,
+        )
+        return Fetcher(limits, transport=self._transport, clock=self.clock)
+
+    def ingest_inputs(
+        self, inputs: Iterable[str | Path], progress: Callable[[IngestResult], None] | None = None
+    ) -> IngestReport:
+        """Ingest a mix of URLs (pages or feeds, fetched) and local files or folders."""
+        items = [str(i) for i in inputs]
+
+        def records(fetcher: Fetcher) -> Iterator[RawRecord | SourceProblem]:
+            for item in items:
+                if is_url(item):
+                    yield from url_records([item], fetcher)
+                else:
+                    yield from iter_records([Path(item)])
+
+        with self.fetcher() as fetcher:
+            return self.ingest_records(records(fetcher), progress)
+
+    # -- feeds -------------------------------------------------------------------------
+    def add_feed(self, target: str) -> tuple[FeedInfo, bool]:
+        """Follow a feed by URL or file; returns it and whether it is new.
+
+        Raises:
+            InputError: neither an http(s) URL nor an existing file.
+        """
+        if is_url(target):
+            try:
+                url = check_url(target)
+            except FetchError as exc:
+                raise InputError(str(exc)) from exc
+        else:
+            path = Path(target).expanduser()
+            if not path.is_file():
+                raise InputError(f"not an http(s) URL or an existing file: {target}")
+            url = path.resolve().as_uri()
+        added = self.feed_store.add(url, self.clock())
+        info = self.feed_store.get(url)
+        assert info is not None
+        return info, added
+
+    def feeds(self) -> list[FeedInfo]:
+        return self.feed_store.all()
+
+    def remove_feed(self, target: str) -> bool:
+        """Stop following a feed (its documents stay); False if it was not followed."""
+        url = target if is_url(target) else Path(target).expanduser().resolve().as_uri()
+        return self.feed_store.remove(url)
+
+    def _fetch_feed(self, feed: FeedInfo, fetcher: Fetcher) -> Fetched:
+        if not feed.url.startswith("file:"):
+            return fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+        path = Path(httpx.URL(feed.url).path)
+        try:
+            stat = path.stat()
+            stamp = f"{stat.st_mtime_ns}:{stat.st_size}"
+            now = self.clock()
+            if stamp == feed.last_modified:
+                return Fetched(feed.url, 304, "", b"", now, last_modified=stamp)
+            if stat.st_size > self.settings.fetch_max_bytes:
+                raise FetchError(f"file too large ({stat.st_size} bytes)", feed.url)
+            return Fetched(feed.url, 200, "", path.read_bytes(), now, last_modified=stamp)
+        except OSError as exc:
+            raise FetchError(f"cannot read: {exc.strerror or exc}", feed.url) from exc
+
+    def poll_feed(
+        self,
+        feed: FeedInfo,
+        fetcher: Fetcher,
+        progress: Callable[[IngestResult], None] | None = None,
+    ) -> FeedPoll:
+        """Fetch one feed (conditionally) and ingest its items; errors are recorded."""
+        try:
+            fetched = self._fetch_feed(feed, fetcher)
+            if fetched.not_modified:
+                self.feed_store.record_success(feed.url, self.clock(), status="not_modified")
+                return FeedPoll(feed.url, "not_modified", feed.title)
+            parsed: ParsedFeed = parse_feed(
+                fetched.body, fetched.url, fetched.content_type, fetched.fetched_at
+            )
+        except FetchError as exc:
+            reason = exc.reason if exc.url == feed.url else str(exc)
+            self.feed_store.record_error(feed.url, self.clock(), reason)
+            return FeedPoll(feed.url, "error", feed.title, error=reason)
+        except ExtractionError as exc:
+            self.feed_store.record_error(feed.url, self.clock(), str(exc))
+            return FeedPoll(feed.url, "error", feed.title, error=str(exc))
+        report = self.ingest_records(parsed.items, progress)
+        self.feed_store.record_success(
+            feed.url,
+            self.clock(),
+            status="ok",
+            title=parsed.title,
+            kind=parsed.kind,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            items=len(parsed.items),
+            accepted=report.counts["accepted"] + report.counts["updated"],
+        )
+        return FeedPoll(
+            feed.url, "ok", parsed.title or feed.title, len(parsed.items), report.counts
+        )
+
+    def poll_feeds(
+        self,
+        progress: Callable[[IngestResult], None] | None = None,
+        backoff: timedelta | None = None,
+    ) -> list[FeedPoll]:
+        """Poll every followed feed once.
+
+        Args:
+            progress: called once per item ingested.
+            backoff: when set, a feed that failed ``n`` times in a row is skipped until
+                ``backoff * 2**n`` (at most a day) has passed since its last poll.
+        """
+        results = []
+        with self.fetcher() as fetcher:
+            for feed in self.feed_store.all():
+                if backoff is not None and feed.error_count and feed.last_polled:
+                    wait = min(backoff * 2 ** min(feed.error_count, 10), timedelta(days=1))
+                    if self.clock() < datetime.fromisoformat(feed.last_polled) + wait:
+                        results.append(FeedPoll(feed.url, "backoff", feed.title))
+                        continue
+                results.append(self.poll_feed(feed, fetcher, progress))
+        return results
 
     def ingest_sample(self, progress: Callable[[IngestResult], None] | None = None) -> IngestReport:
         return self.ingest_paths([sample_corpus_path()], progress)
 
     def index_pending(self, progress: Callable[[int], None] | None = None) -> int:
         """Bring the lexical index up to date with the store."""
-        return self.lexical.catch_up(progress)
+        done = self.lexical.catch_up(progress, self._terms)
+        self._terms.clear()
+        return done
 
     def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
         return self.lexical.rebuild(progress)
@@ -435,6 +778,7 @@ class Engine:
             "summarized": self.store.count_summarized(self.summarizer.name),
             "summarized_llm": self.store.count_summarized(LLM_SUMMARIZER),
             "stories": self.store.count_stories(),
+            "feeds": len(self.feed_store.all()),
             "home": str(self.settings.home),
             "database": str(self.settings.db_path),
             "schema_version": self.store.schema_version,
@@ -446,9 +790,12 @@ class Engine:
         }
 
 
-def open_engine(settings: Settings) -> Engine:
-    """Open an engine and catch the index up with anything a crash left unindexed."""
-    engine = Engine(settings)
+def open_engine(settings: Settings, **kwargs: Any) -> Engine:
+    """Open an engine and catch the index up with anything a crash left unindexed.
+
+    Keyword arguments (``clock``, ``transport``) are passed to :class:`Engine`.
+    """
+    engine = Engine(settings, **kwargs)
     # If another process holds the index writer, it will index what it stored.
     with contextlib.suppress(SearchIndexError):
         engine.index_pending()

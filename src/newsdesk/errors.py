@@ -8,6 +8,7 @@ family or one branch::
     ├── InputError           a request the user can fix (bad query, unknown option)
     ├── NotFound             a document id or other named thing does not exist
     ├── ExtractionError      an input could not be turned into a document
+    ├── FetchError           a URL could not be fetched (network, status, limits)
     ├── StoreError           the SQLite store failed or is from a newer version
     ├── SearchIndexError     the search index is missing, locked or inconsistent
     ├── PermissionDenied     a request lacks the token an endpoint requires
@@ -49,6 +50,16 @@ class ExtractionError(NewsdeskError):
     def __init__(self, message: str, origin: str = "") -> None:
         super().__init__(message)
         self.origin = origin
+
+
+class FetchError(NewsdeskError):
+    """A URL could not be fetched: refused scheme, network error, bad status or a limit."""
+
+    def __init__(self, message: str, url: str = "", status: int | None = None) -> None:
+        super().__init__(f"{url}: {message}" if url else message)
+        self.reason = message
+        self.url = url
+        self.status = status
 
 
 class StoreError(NewsdeskError):

@@ -175,6 +175,9 @@ class IngestReport:
 
     results: list[IngestResult] = field(default_factory=list)
     indexed: int = 0
+    # True when another process held the index to the end: stored documents not yet
+    # searchable are indexed by the next catch-up (any engine does one on opening).
+    index_deferred: bool = False
 
     @property
     def counts(self) -> dict[str, int]:

@@ -131,6 +131,7 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
     return {
         "counts": report.counts,
         "indexed": report.indexed,
+        "index_deferred": report.index_deferred,
         "accepted": [
             {"origin": r.origin, "id": r.doc_id, "outcome": r.outcome}
             for r in report.results

@@ -6,6 +6,7 @@ Results go to stdout (``--json`` for machines), progress and logs to stderr.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from newsdesk import __version__
-from newsdesk.cli import eval_summaries, evaluate
+from newsdesk.cli import eval_dedupe, eval_summaries, evaluate, feeds
 from newsdesk.cli import summarize as summarize_cmd
 from newsdesk.cli._common import (
     CONTEXT,
@@ -52,16 +53,22 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
 
 
 # -- ingest ------------------------------------------------------------------------------
-def _run_ingest(engine: Engine, paths: list[Path] | None) -> IngestReport:
-    with progress_bar() as progress:
+def _run_ingest(engine: Engine, paths: list[str] | None) -> IngestReport:
+    with progress_bar(auto_refresh=False) as progress:
         task = progress.add_task("ingesting", total=None)
+        last = 0.0
 
         def tick(result: IngestResult) -> None:
+            nonlocal last
             progress.advance(task)
+            now = time.monotonic()
+            if now - last > 0.2:
+                progress.refresh()
+                last = now
 
         if paths is None:
             return engine.ingest_sample(tick)
-        return engine.ingest_paths(paths, tick)
+        return engine.ingest_inputs(paths, tick)
 
 
 def _report_table(report: IngestReport) -> Table:
@@ -86,6 +93,14 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
                     )
                     + "\n"
                 )
+    if report.index_deferred:
+        err.print(
+            Text(
+                "note: the search index was busy (another newsdesk process); the stored"
+                " documents become searchable at its or the next command's catch-up",
+                style="yellow",
+            )
+        )
     if as_json:
         print_json(ingest_json(report))
         return
@@ -97,7 +112,7 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option(
     "--failures",
@@ -106,8 +121,10 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
 )
 @click.pass_obj
 @handle_errors
-def ingest(state: State, paths: tuple[Path, ...], as_json: bool, failures: Path | None) -> None:
-    """Ingest files and folders: JSONL (one document per line), HTML, text, Markdown.
+def ingest(state: State, paths: tuple[str, ...], as_json: bool, failures: Path | None) -> None:
+    """Ingest files, folders and URLs: JSONL (one document per line), HTML, text,
+    Markdown, PDF; an http(s) URL is fetched, a page read as an article and a feed
+    (RSS, Atom, JSON Feed) as its items.
 
     A JSONL line has "title" and a body ("paragraphs", "text" or "html"), and may
     have "id", "url", "source", "published_at" (ISO 8601), "lang", "category".
@@ -344,6 +361,8 @@ cli.add_command(evaluate.eval_group)
 evaluate.eval_group.add_command(eval_summaries.eval_numbers)
 evaluate.eval_group.add_command(eval_summaries.eval_summaries)
 cli.add_command(summarize_cmd.summarize)
+cli.add_command(feeds.feeds_group)
+evaluate.eval_group.add_command(eval_dedupe.eval_dedupe)
 
 
 def main() -> None:

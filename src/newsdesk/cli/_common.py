@@ -53,8 +53,12 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def progress_bar() -> Progress:
-    """A progress bar on stderr, shown only when stderr is a terminal."""
+def progress_bar(auto_refresh: bool = True) -> Progress:
+    """A progress bar on stderr, shown only when stderr is a terminal.
+
+    With ``auto_refresh=False`` no refresh thread runs (the caller refreshes): ingest
+    needs that, since it forks worker processes only from a single-threaded process.
+    """
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -62,5 +66,6 @@ def progress_bar() -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        auto_refresh=auto_refresh,
         disable=not err.is_terminal,
     )

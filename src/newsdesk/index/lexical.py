@@ -12,7 +12,7 @@ deleting any earlier copy of a document first, so re-running after a crash is sa
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,26 @@ class LexicalQuery:
     @property
     def empty(self) -> bool:
         return not self.terms and not self.phrases
+
+
+@dataclass(frozen=True, slots=True)
+class IndexTerms:
+    """The whitespace-joined index terms of a title and body, with the texts they came from."""
+
+    title: str
+    body: str
+    title_terms: str
+    body_terms: str
+
+
+def index_terms(title: str, body: str) -> IndexTerms:
+    """Segment a document for the index (pure; ingest workers call it too)."""
+    return IndexTerms(
+        title,
+        body,
+        " ".join(tokenize(title, for_index=True)),
+        " ".join(tokenize(body, for_index=True)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +120,16 @@ class LexicalIndex:
     def pending(self) -> int:
         return self.store.count_documents() - self.store.count_documents(self.watermark)
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+    def catch_up(
+        self,
+        progress: Callable[[int], None] | None = None,
+        terms: Mapping[str, IndexTerms] | None = None,
+    ) -> int:
         """Index every document changed since the watermark; returns how many.
+
+        ``terms`` may hold the index terms of some documents, computed elsewhere (by
+        ingest workers); they are used only if made from the very title and body
+        the store now holds.
 
         Raises:
             SearchIndexError: another process holds the index writer.
@@ -119,7 +147,7 @@ class LexicalIndex:
             while rows:
                 for row in rows:
                     writer.delete_documents_by_term("id", row.id)
-                    writer.add_document(self._to_doc(row))
+                    writer.add_document(self._to_doc(row, (terms or {}).get(row.id)))
                 writer.commit()
                 # Only after tantivy has committed may the watermark move past these rows.
                 self.store.set_index_state(NAME, rows[-1].rev, PARAMS)
@@ -138,11 +166,13 @@ class LexicalIndex:
         self._index = self._open()
         return self.catch_up(progress)
 
-    def _to_doc(self, row: IndexRow) -> Any:
+    def _to_doc(self, row: IndexRow, known: IndexTerms | None = None) -> Any:
+        if known is None or known.title != row.title or known.body != row.body:
+            known = index_terms(row.title, row.body)
         fields: dict[str, Any] = {
             "id": row.id,
-            "title": " ".join(tokenize(row.title, for_index=True)),
-            "body": " ".join(tokenize(row.body, for_index=True)),
+            "title": known.title_terms,
+            "body": known.body_terms,
             "lang": row.lang,
             "source": row.source,
             "category": row.category,

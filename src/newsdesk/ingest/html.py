@@ -78,6 +78,28 @@ _VOID = frozenset(
 )
 
 
+# Meta names that carry the publish time, in the forms news sites (Chinese ones too) use.
+_PUBLISHED_META = frozenset(
+    [
+        "article:published_time",
+        "og:published_time",
+        "og:release_date",
+        "pubdate",
+        "publishdate",
+        "publish_date",
+        "publishtime",
+        "publish_time",
+        "datepublished",
+        "dc.date.issued",
+        "dc.date",
+        "date",
+        "sailthru.date",
+        "parsely-pub-date",
+        "apub:time",
+    ]
+)
+
+
 @dataclass
 class ExtractedHtml:
     title: str = ""
@@ -86,6 +108,7 @@ class ExtractedHtml:
     canonical_url: str = ""
     site_name: str = ""
     lang: str = ""
+    h1: str = ""
 
 
 class _Extractor(HTMLParser):
@@ -112,7 +135,7 @@ class _Extractor(HTMLParser):
         if tag == "meta":
             key = (a.get("property") or a.get("name") or a.get("itemprop") or "").lower()
             content = a.get("content", "").strip()
-            if key in ("article:published_time", "pubdate", "publishdate", "datepublished"):
+            if key in _PUBLISHED_META:
                 self.out.published = self.out.published or content
             elif key == "og:site_name":
                 self.out.site_name = content
@@ -161,6 +184,7 @@ class _Extractor(HTMLParser):
         self._flush()
         page_title = " ".join("".join(self._title).split())
         h1 = " ".join("".join(self._h1).split())
+        self.out.h1 = h1
         self.out.title = self.out.title or h1 or page_title
         if self.out.paragraphs and self.out.paragraphs[0] == self.out.title:
             self.out.paragraphs.pop(0)

@@ -6,15 +6,16 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import datetime, tzinfo
 from typing import Any
 
 from newsdesk.errors import ExtractionError
+from newsdesk.ingest.dates import CHINA_TZ, DateParseError, parse_datetime
 from newsdesk.ingest.html import extract_html
 from newsdesk.models import Document, Paragraph
 from newsdesk.text import clean, detect_language
 
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+__all__ = ["CHINA_TZ", "RawRecord", "build_document", "parse_published"]
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _HASH_STRIP = re.compile(r"[\W_]+", re.UNICODE)
@@ -38,10 +39,16 @@ KNOWN_FIELDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
-    """One input item before validation; ``origin`` says where it came from (file:line)."""
+    """One input item before validation; ``origin`` says where it came from (file:line).
+
+    ``fetched_at`` is when the item was read (relative times such as ``3小时前`` count
+    from it) and ``zone`` the source's own time zone for times written without one.
+    """
 
     origin: str
     fields: Mapping[str, Any] = field(default_factory=dict)
+    fetched_at: datetime | None = None
+    zone: tzinfo | None = None
 
 
 def _str_field(fields: Mapping[str, Any], name: str) -> str:
@@ -53,23 +60,24 @@ def _str_field(fields: Mapping[str, Any], name: str) -> str:
     return value.strip()
 
 
-def parse_published(value: str, lang: str) -> datetime:
-    """Parse an ISO 8601 time or bare date; a time without a zone gets the source's zone.
+def parse_published(
+    value: str, lang: str, *, now: datetime | None = None, zone: tzinfo | None = None
+) -> datetime:
+    """Parse a publish time (ISO 8601, RFC 822, Chinese forms); always zone-aware.
 
-    Chinese sources default to Asia/Shanghai (UTC+8, no daylight saving), others to UTC.
+    A time without a zone gets the source's zone: ``zone`` if given, else
+    Asia/Shanghai (UTC+8, no daylight saving) for Chinese sources, else UTC.
+
+    Raises:
+        ExtractionError: the value is not a time in any form we read.
     """
-    text = value.strip()
     try:
-        if len(text) == 10:
-            d = date.fromisoformat(text)
-            parsed = datetime(d.year, d.month, d.day)
-        else:
-            parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if " " in text else text)
-    except ValueError as exc:
-        raise ExtractionError(f"published_at is not ISO 8601: {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=CHINA_TZ if lang == "zh" else UTC)
-    return parsed
+        return parse_datetime(value, lang, now=now, zone=zone)
+    except DateParseError as exc:
+        raise ExtractionError(
+            f"published_at is not a time we can read (ISO 8601, RFC 822 or a Chinese form): "
+            f"{value[:60]!r}"
+        ) from exc
 
 
 def split_text(text: str) -> list[str]:
@@ -141,7 +149,11 @@ def build_document(record: RawRecord) -> Document:
         raise ExtractionError(f"lang must be a language code, got {lang!r}", record.origin)
 
     published = _str_field(f, "published_at") or (html_meta.published if html_meta else "")
-    published_at = parse_published(published, lang) if published else None
+    published_at = (
+        parse_published(published, lang, now=record.fetched_at, zone=record.zone)
+        if published
+        else None
+    )
 
     url = _str_field(f, "url") or (html_meta.canonical_url if html_meta else "")
     if url and not url.lower().startswith(("http://", "https://", "file://")):

@@ -1,4 +1,4 @@
-"""Read raw records from files and folders (JSONL, text, Markdown, HTML)."""
+"""Read raw records from files and folders (JSONL, text, Markdown, HTML, PDF)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from newsdesk.errors import ExtractionError, FetchError
+from newsdesk.ingest.encoding import charset_from_content_type, decode_bytes, looks_binary
+from newsdesk.ingest.feeds import looks_like_feed, parse_feed
+from newsdesk.ingest.fetch import Fetcher
 from newsdesk.ingest.normalize import RawRecord, split_text
+from newsdesk.ingest.pdf import PdfProblem, pdf_record
+from newsdesk.ingest.web import page_record
 
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
-SUPPORTED = JSONL_SUFFIXES | TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES
+PDF_SUFFIXES = frozenset({".pdf"})
+SUPPORTED = JSONL_SUFFIXES | TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _MD_MARKUP = re.compile(r"^\s{0,3}(?:#{1,6}\s+|[-*+]\s+|>\s?)|[*_`]{1,3}")
 
@@ -29,17 +36,12 @@ class SourceProblem(Exception):
 
 
 def _decode(data: bytes, origin: str) -> str:
-    if b"\x00" in data[:4096]:
+    if looks_binary(data):
         raise SourceProblem(origin, "binary file (contains NUL bytes)", "skipped")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise SourceProblem(origin, "cannot decode text (not UTF-8 or GB18030)")
+    return decode_bytes(data).text
 
 
-def _read(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise SourceProblem(
@@ -47,7 +49,7 @@ def _read(path: Path) -> str:
         )
     if size == 0:
         raise SourceProblem(str(path), "empty file", "skipped")
-    return _decode(path.read_bytes(), str(path))
+    return path.read_bytes()
 
 
 def _jsonl_records(path: Path, text: str) -> Iterator[RawRecord | SourceProblem]:
@@ -59,6 +61,9 @@ def _jsonl_records(path: Path, text: str) -> Iterator[RawRecord | SourceProblem]
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             yield SourceProblem(origin, f"invalid JSON: {exc.msg} at column {exc.colno}")
+            continue
+        except RecursionError:
+            yield SourceProblem(origin, "invalid JSON: nested too deeply")
             continue
         if not isinstance(obj, dict):
             yield SourceProblem(origin, "line is not a JSON object")
@@ -91,6 +96,24 @@ def iter_files(paths: list[Path]) -> Iterator[Path | SourceProblem]:
             yield SourceProblem(str(path), "no such file or folder")
 
 
+def _file_records(item: Path) -> Iterator[RawRecord | SourceProblem]:
+    suffix = item.suffix.lower()
+    data = _read_bytes(item)
+    if suffix in PDF_SUFFIXES:
+        try:
+            yield pdf_record(str(item), data, item.resolve().as_uri())
+        except PdfProblem as problem:
+            yield SourceProblem(str(item), problem.reason)
+        return
+    text = _decode(data, str(item))
+    if suffix in JSONL_SUFFIXES:
+        yield from _jsonl_records(item, text)
+    elif suffix in HTML_SUFFIXES:
+        yield page_record(str(item), text, item.resolve().as_uri())
+    else:
+        yield _text_record(item, text, markdown=suffix in MARKDOWN_SUFFIXES)
+
+
 def iter_records(paths: list[Path]) -> Iterator[RawRecord | SourceProblem]:
     """Yield a raw record per document found, or a problem per unreadable input."""
     for item in iter_files(paths):
@@ -102,16 +125,59 @@ def iter_records(paths: list[Path]) -> Iterator[RawRecord | SourceProblem]:
             yield SourceProblem(str(item), f"unsupported file type {suffix or '(none)'}", "skipped")
             continue
         try:
-            text = _read(item)
+            yield from _file_records(item)
         except SourceProblem as problem:
             yield problem
-            continue
         except OSError as exc:
             yield SourceProblem(str(item), f"cannot read: {exc.strerror or exc}")
+
+
+def is_url(text: str) -> bool:
+    """True for inputs that name a URL (``scheme://``) rather than a path."""
+    head, sep, _ = text.partition("://")
+    return bool(sep) and head.isalpha() and len(head) <= 10
+
+
+def url_records(urls: list[str], fetcher: Fetcher) -> Iterator[RawRecord | SourceProblem]:
+    """Fetch each URL: a page gives one record, a feed one record per item."""
+    for url in urls:
+        try:
+            fetched = fetcher.get(url)
+        except FetchError as exc:
+            # The origin already names the URL; a redirect target is worth naming.
+            reason = exc.reason if exc.url == url else str(exc)
+            yield SourceProblem(url, reason)
             continue
-        if suffix in JSONL_SUFFIXES:
-            yield from _jsonl_records(item, text)
-        elif suffix in HTML_SUFFIXES:
-            yield RawRecord(origin=str(item), fields={"html": text, "url": item.resolve().as_uri()})
-        else:
-            yield _text_record(item, text, markdown=suffix in MARKDOWN_SUFFIXES)
+        if not fetched.body.strip():
+            yield SourceProblem(url, "empty response", "skipped")
+            continue
+        ctype = fetched.content_type.split(";")[0].strip().lower()
+        if ctype == "application/pdf" or fetched.body.startswith(b"%PDF-"):
+            try:
+                yield pdf_record(url, fetched.body, fetched.url)
+            except PdfProblem as problem:
+                yield SourceProblem(url, problem.reason)
+            continue
+        if looks_binary(fetched.body):
+            yield SourceProblem(url, f"not text ({fetched.content_type or 'binary'})", "skipped")
+            continue
+        if looks_like_feed(fetched.body, fetched.content_type):
+            try:
+                feed = parse_feed(
+                    fetched.body, fetched.url, fetched.content_type, fetched.fetched_at
+                )
+            except ExtractionError as exc:
+                yield SourceProblem(url, str(exc))
+                continue
+            yield from feed.items
+            continue
+        text = decode_bytes(fetched.body, charset_from_content_type(fetched.content_type)).text
+        if ctype == "text/plain":
+            blocks = split_text(text)
+            yield RawRecord(
+                origin=url,
+                fields={"title": blocks[0] if blocks else "", "paragraphs": blocks[1:], "url": url},
+                fetched_at=fetched.fetched_at,
+            )
+            continue
+        yield page_record(url, text, fetched.url, fetched.fetched_at)

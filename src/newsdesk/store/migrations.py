@@ -74,4 +74,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (doc_id, summarizer, language)
     ) WITHOUT ROWID;
     """,
+    # 3: feeds being followed, with their conditional-request and error state.
+    """
+    CREATE TABLE feeds (
+        url            TEXT PRIMARY KEY,
+        title          TEXT NOT NULL DEFAULT '',
+        kind           TEXT NOT NULL DEFAULT '',
+        etag           TEXT NOT NULL DEFAULT '',
+        last_modified  TEXT NOT NULL DEFAULT '',
+        added_at       TEXT NOT NULL,
+        last_polled    TEXT,
+        last_ok        TEXT,
+        last_status    TEXT NOT NULL DEFAULT '',
+        items_seen     INTEGER NOT NULL DEFAULT 0,
+        accepted       INTEGER NOT NULL DEFAULT 0,
+        error_count    INTEGER NOT NULL DEFAULT 0,
+        last_error     TEXT NOT NULL DEFAULT ''
+    );
+    """,
 )
