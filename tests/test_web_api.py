@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import http.server
 import json
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,3 +182,104 @@ def test_sources_endpoint(live_server: LiveServer, sample_engine: Engine) -> Non
     data = httpx.get(live_server.url + "/api/v1/sources").json()
     counts = {s["source"]: s["documents"] for s in data["sources"]}
     assert sum(counts.values()) == sample_engine.status()["documents"]
+
+
+class _Site:
+    """A tiny web site on 127.0.0.1 serving a page and a feed the test writes."""
+
+    PAGE = (
+        "<html><head><title>芯片产能扩张 | 样例网</title>"
+        '<meta property="article:published_time" content="2025-11-21T08:00:00+08:00">'
+        "</head><body><nav>首页 | 科技</nav><article><h1>晶圆厂产能扩张提速</h1>"
+        "<p>多家晶圆厂宣布扩产计划，预计2026年新增月产能12万片。</p>"
+        "<p>业内人士表示，成熟制程的需求仍在增长，设备交付周期约为18个月。</p>"
+        "</article><footer>责任编辑：测试</footer></body></html>"
+    )
+    FEED = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        "<title>样例科技频道</title><link>http://127.0.0.1/</link>"
+        "<item><title>光伏组件出口增长</title><link>http://127.0.0.1/a1</link>"
+        "<pubDate>Fri, 21 Nov 2025 02:00:00 GMT</pubDate>"
+        "<description>今年前十个月光伏组件出口量同比增长约15%，欧洲市场需求回暖。</description></item>"
+        "</channel></rss>"
+    )
+
+    def __init__(self) -> None:
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body, kind = (
+                    (site.FEED, "application/rss+xml")
+                    if self.path.startswith("/feed")
+                    else (site.PAGE, "text/html")
+                )
+                data = body.encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", f"{kind}; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[_Site]:
+    s = _Site()
+    yield s
+    s.close()
+
+
+def test_ingest_a_page_by_url(writable: LiveServer, site: _Site) -> None:
+    r = httpx.post(
+        writable.url + "/api/v1/ingest/url", json={"url": site.url + "/news/1"}, headers=_auth()
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"]["accepted"] == 1
+    doc_id = r.json()["accepted"][0]["id"]
+    doc = httpx.get(f"{writable.url}/api/v1/documents/{doc_id}").json()
+    assert doc["title"] == "晶圆厂产能扩张提速"
+    texts = [p["text"] for p in doc["paragraphs"]]
+    assert any("12万片" in t for t in texts)
+    assert not any("责任编辑" in t or "首页" in t for t in texts)
+    found = httpx.get(writable.url + "/api/v1/search", params={"q": "晶圆厂"}).json()
+    assert [h["id"] for h in found["results"]] == [doc_id]
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "/etc/passwd", "ftp://x/y", ""])
+def test_ingest_by_url_refuses_anything_but_http(writable: LiveServer, target: str) -> None:
+    r = httpx.post(writable.url + "/api/v1/ingest/url", json={"url": target}, headers=_auth())
+    assert r.status_code == 400
+    assert r.json()["ok"] is False
+    r = httpx.post(writable.url + "/api/v1/feeds", json={"url": target}, headers=_auth())
+    assert r.status_code == 400
+
+
+def test_follow_poll_and_drop_a_feed(writable: LiveServer, site: _Site) -> None:
+    feed_url = site.url + "/feed.xml"
+    added = httpx.post(writable.url + "/api/v1/feeds", json={"url": feed_url}, headers=_auth())
+    assert added.status_code == 200 and added.json()["added"] is True
+    listed = httpx.get(writable.url + "/api/v1/feeds").json()["feeds"]
+    assert [f["url"] for f in listed] == [feed_url]
+    polled = httpx.post(writable.url + "/api/v1/feeds/poll", headers=_auth()).json()
+    assert polled["feeds"][0]["status"] == "ok"
+    assert polled["feeds"][0]["counts"]["accepted"] == 1
+    found = httpx.get(writable.url + "/api/v1/search", params={"q": "光伏组件"}).json()
+    assert found["total"] == 1
+    assert httpx.post(writable.url + "/api/v1/feeds/poll").status_code == 401
+    gone = httpx.delete(writable.url + "/api/v1/feeds", params={"url": feed_url}, headers=_auth())
+    assert gone.status_code == 200
+    assert httpx.get(writable.url + "/api/v1/feeds").json()["feeds"] == []
+    again = httpx.delete(writable.url + "/api/v1/feeds", params={"url": feed_url}, headers=_auth())
+    assert again.status_code == 404 and again.json()["error"]["code"] == "not_found"

@@ -19,8 +19,9 @@ from fastapi import Body, Depends, FastAPI, File, Header, Query, UploadFile
 from newsdesk import __version__
 from newsdesk.config import Settings
 from newsdesk.engine import Engine
-from newsdesk.errors import InputError, NotFound, PermissionDenied
+from newsdesk.errors import FetchError, InputError, NotFound, PermissionDenied
 from newsdesk.ingest import RawRecord
+from newsdesk.ingest.fetch import check_url
 from newsdesk.ingest.sources import SUPPORTED, SourceProblem
 from newsdesk.search import MAX_LIMIT
 from newsdesk.views import document_json, ingest_json, search_json
@@ -128,6 +129,53 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
         with ingest_lock:
             report = engine.ingest_records(records)
         return {"ok": True, **ingest_json(report)}
+
+    def _web_url(payload: dict[str, Any]) -> str:
+        # Only http(s) from the network: a path or file: URL would read this server's disk.
+        url = payload.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise InputError('give the address as {"url": "https://..."}')
+        try:
+            return check_url(url)
+        except FetchError as exc:
+            raise InputError(str(exc)) from exc
+
+    @app.post("/api/v1/ingest/url", tags=["ingest"], dependencies=write)
+    def api_ingest_url(
+        payload: dict[str, Any] = Body(..., examples=[{"url": "https://…"}]),
+    ) -> dict[str, Any]:
+        """Fetch a web page (or a feed's items) by http(s) URL and ingest it."""
+        url = _web_url(payload)
+        with ingest_lock:
+            report = engine.ingest_inputs([url])
+        return {"ok": True, **ingest_json(report)}
+
+    @app.get("/api/v1/feeds", tags=["feeds"], dependencies=read)
+    def api_feeds() -> dict[str, Any]:
+        """The feeds this home follows, with their last poll and error state."""
+        return {"feeds": [f.to_json() for f in engine.feeds()]}
+
+    @app.post("/api/v1/feeds", tags=["feeds"], dependencies=write)
+    def api_add_feed(
+        payload: dict[str, Any] = Body(..., examples=[{"url": "https://…"}]),
+    ) -> dict[str, Any]:
+        """Follow a feed (RSS, Atom or JSON Feed) by http(s) URL; poll it to ingest."""
+        info, added = engine.add_feed(_web_url(payload))
+        return {"ok": True, "added": added, "feed": info.to_json()}
+
+    @app.delete("/api/v1/feeds", tags=["feeds"], dependencies=write)
+    def api_remove_feed(url: str = Query(..., max_length=2000)) -> dict[str, Any]:
+        """Stop following a feed; its documents stay."""
+        if not engine.remove_feed(_web_url({"url": url})):
+            raise NotFound("feed", url)
+        return {"ok": True, "removed": url}
+
+    @app.post("/api/v1/feeds/poll", tags=["feeds"], dependencies=write)
+    def api_poll_feeds() -> dict[str, Any]:
+        """Poll every followed feed once (conditional requests) and ingest new items."""
+        with ingest_lock:
+            polls = engine.poll_feeds()
+        return {"ok": True, "feeds": [p.to_json() for p in polls]}
 
     @app.post("/api/v1/ingest/file", tags=["ingest"], dependencies=write)
     def api_ingest_file(
