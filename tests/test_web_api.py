@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import http.server
+import itertools
 import json
 import threading
 import xml.etree.ElementTree as ET
