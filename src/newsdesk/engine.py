@@ -17,8 +17,13 @@ from typing import Any
 
 from newsdesk import dedupe
 from newsdesk.config import Settings
+from newsdesk.embed import Embedder
+from newsdesk.embed.hashing import HashingEmbedder
+from newsdesk.embed.http import HTTPEmbedder
+from newsdesk.embed.local import E5Embedder, USEEmbedder
 from newsdesk.errors import ConfigError, ExtractionError, NotFound, SearchIndexError
 from newsdesk.index.lexical import LexicalIndex
+from newsdesk.index.vectors import VectorIndex
 from newsdesk.ingest import RawRecord, build_document, iter_records
 from newsdesk.ingest.sources import SourceProblem
 from newsdesk.models import (
@@ -29,6 +34,7 @@ from newsdesk.models import (
     SearchResults,
     Summary,
 )
+from newsdesk.ranking import FusionParams
 from newsdesk.search import Searcher, SearchPolicy, SearchRequest
 from newsdesk.store import SQLiteStore
 from newsdesk.summarize import Summarizer
@@ -37,6 +43,14 @@ from newsdesk.summarize.extractive import ExtractiveSummarizer
 SUMMARIZERS: dict[str, Callable[[Settings], Summarizer]] = {
     "extractive": lambda s: ExtractiveSummarizer(ui_language=s.ui_language),
 }
+
+EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
+    "use-m3": lambda s: USEEmbedder(),
+    "e5-small": lambda s: E5Embedder(),
+    "http": lambda s: HTTPEmbedder(s.embed_base_url, s.embed_model, s.embed_api_key),
+    "hashing": lambda s: HashingEmbedder(),
+}
+NO_EMBEDDER = "none"
 
 
 def sample_corpus_path() -> Path:
@@ -50,6 +64,7 @@ class IngestReport:
 
     results: list[IngestResult] = field(default_factory=list)
     indexed: int = 0
+    embedded: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -72,18 +87,36 @@ class Engine:
             raise ConfigError(
                 f"unknown summarizer {settings.summarizer!r}; choose from {', '.join(SUMMARIZERS)}"
             )
+        if settings.embedder not in EMBEDDERS and settings.embedder != NO_EMBEDDER:
+            raise ConfigError(
+                f"unknown embedder {settings.embedder!r}; choose from "
+                f"{', '.join([*EMBEDDERS, NO_EMBEDDER])}"
+            )
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(settings.db_path)
         self.lexical = LexicalIndex(settings.index_dir, self.store)
         self.summarizer = SUMMARIZERS[settings.summarizer](settings)
+        self.vectors: VectorIndex | None = None
+        if settings.embedder != NO_EMBEDDER:
+            self.vectors = VectorIndex(self.store, EMBEDDERS[settings.embedder](settings))
+            self.vectors.refresh()
         self.searcher = Searcher(
             lexical=self.lexical,
             documents=self.store,
+            vectors=self.vectors,
             policy=SearchPolicy(
                 relevance_floor=settings.relevance_floor,
                 max_relevant=settings.max_relevant,
                 summarizer=self.summarizer.name,
+                fusion=FusionParams(
+                    method=settings.fusion,
+                    rrf_k=settings.rrf_k,
+                    semantic_weight=settings.semantic_weight,
+                    lexical_floor=settings.relevance_floor,
+                    semantic_floor=settings.semantic_floor,
+                ),
+                default_mode=settings.search_mode,
             ),
         )
 
@@ -138,7 +171,15 @@ class Engine:
         self,
         records: Iterable[RawRecord | SourceProblem],
         progress: Callable[[IngestResult], None] | None = None,
+        *,
+        defer_embeddings: bool = False,
+        embed_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
+        """Ingest records, index them, and embed them unless ``defer_embeddings``.
+
+        Deferred documents are searchable lexically at once and semantically after
+        :meth:`embed_pending` (``newsdesk embed``).
+        """
         report = IngestReport()
         for item in records:
             if isinstance(item, SourceProblem):
@@ -150,16 +191,39 @@ class Engine:
             if progress is not None:
                 progress(result)
         report.indexed = self.index_pending()
+        if not defer_embeddings:
+            report.embedded = self.embed_pending(embed_progress)
         return report
 
     def ingest_paths(
-        self, paths: Iterable[Path], progress: Callable[[IngestResult], None] | None = None
+        self,
+        paths: Iterable[Path],
+        progress: Callable[[IngestResult], None] | None = None,
+        *,
+        defer_embeddings: bool = False,
+        embed_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
-        """Ingest files and folders (JSONL, text, Markdown, HTML), then index."""
-        return self.ingest_records(iter_records(list(paths)), progress)
+        """Ingest files and folders (JSONL, text, Markdown, HTML), then index and embed."""
+        return self.ingest_records(
+            iter_records(list(paths)),
+            progress,
+            defer_embeddings=defer_embeddings,
+            embed_progress=embed_progress,
+        )
 
-    def ingest_sample(self, progress: Callable[[IngestResult], None] | None = None) -> IngestReport:
-        return self.ingest_paths([sample_corpus_path()], progress)
+    def ingest_sample(
+        self,
+        progress: Callable[[IngestResult], None] | None = None,
+        *,
+        defer_embeddings: bool = False,
+        embed_progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        return self.ingest_paths(
+            [sample_corpus_path()],
+            progress,
+            defer_embeddings=defer_embeddings,
+            embed_progress=embed_progress,
+        )
 
     def index_pending(self, progress: Callable[[int], None] | None = None) -> int:
         """Bring the lexical index up to date with the store."""
@@ -167,6 +231,31 @@ class Engine:
 
     def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
         return self.lexical.rebuild(progress)
+
+    def embed_pending(self, progress: Callable[[int], None] | None = None) -> int:
+        """Embed every document stored or changed since the last run; returns how many.
+
+        Resumable: vectors are saved batch by batch with the watermark, so an
+        interrupted run continues where it stopped. No-op without an embedder.
+
+        Raises:
+            BackendUnavailable: the embedder cannot run.
+        """
+        if self.vectors is None:
+            return 0
+        return self.vectors.catch_up(progress)
+
+    def rebuild_embeddings(self, progress: Callable[[int], None] | None = None) -> int:
+        if self.vectors is None:
+            return 0
+        return self.vectors.rebuild(progress)
+
+    def pending_embeddings(self) -> int:
+        if self.vectors is None:
+            return 0
+        if self.vectors.stale_reason:
+            return self.store.count_documents()
+        return self.vectors.pending()
 
     # -- read --------------------------------------------------------------------------
     def search(self, request: SearchRequest | str) -> SearchResults:
@@ -179,6 +268,8 @@ class Engine:
     def refresh(self) -> None:
         """See documents other processes have indexed since this engine opened."""
         self.lexical.reload()
+        if self.vectors is not None:
+            self.vectors.refresh()
 
     def document(self, doc_id: str) -> Document:
         doc = self.store.get_document(doc_id)
@@ -199,6 +290,7 @@ class Engine:
         return {
             "documents": documents,
             "indexed": self.store.count_documents(watermark),
+            "embedded": self._embedded_count(),
             "summarized": self.store.count_summarized(self.summarizer.name),
             "stories": self.store.count_stories(),
             "home": str(self.settings.home),
@@ -208,8 +300,17 @@ class Engine:
                 "store": "sqlite",
                 "lexical_index": "tantivy",
                 "summarizer": self.summarizer.name,
+                "embedder": self.vectors.embedder.id if self.vectors else NO_EMBEDDER,
+                "search_mode": self.settings.search_mode,
+                "fusion": self.settings.fusion,
             },
+            "vector_index": self.vectors.stale_reason or "ok" if self.vectors else "off",
         }
+
+    def _embedded_count(self) -> int:
+        if self.vectors is None or self.vectors.stale_reason:
+            return 0
+        return self.store.count_embedded()
 
 
 def open_engine(settings: Settings) -> Engine:

@@ -181,6 +181,8 @@ class Hit:
     duplicates: tuple[DuplicateRef, ...] = ()
     summary: Summary | None = None
     snippet: str = ""
+    # (start, end) character offsets of the query's words inside ``snippet``.
+    highlights: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +191,5 @@ class SearchResults:
     total: int
     hits: tuple[Hit, ...]
     sort: str = "newest"
+    # How the results were retrieved: hybrid, lexical, semantic or browse (no query).
+    retrieval: str = "lexical"

@@ -1,8 +1,9 @@
-"""Retrieval, relevance cut-off, near-duplicate collapse, sort and paging.
+"""Retrieval, fusion, relevance cut-off, near-duplicate collapse, sort and paging.
 
-The lexical backend and the document store are reached through the small
-protocols below, so another engine (OpenSearch, say) can slot in without
-touching this module.
+The lexical backend, the vector backend and the document store are reached through
+the small protocols below, so another engine (OpenSearch, say) can slot in without
+touching this module. Fusion and the cut-off are pure functions in
+:mod:`newsdesk.ranking`; snippets in :mod:`newsdesk.snippets`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Protocol
 
+import numpy as np
+from numpy.typing import NDArray
+
 from newsdesk.errors import InputError
 from newsdesk.index.lexical import LexicalHit, LexicalQuery
+from newsdesk.index.vectors import VectorFilter, VectorHit
 from newsdesk.models import Document, DuplicateRef, Hit, SearchResults, Summary
+from newsdesk.ranking import FusionParams, Ranked, cutoff, fuse
+from newsdesk.snippets import make_snippet
 from newsdesk.text import tokenize
 
 SORTS = ("newest", "relevance")
+MODES = ("hybrid", "lexical", "semantic")
 MAX_LIMIT = 100
 
 
@@ -28,11 +36,24 @@ class LexicalBackend(Protocol):
 
     def browse(self, query: LexicalQuery, limit: int) -> list[LexicalHit]: ...
 
+    def matching(self, query: LexicalQuery, ids: Sequence[str]) -> set[str]: ...
+
+
+class VectorBackend(Protocol):
+    @property
+    def usable(self) -> bool: ...
+
+    def embed_query(self, text: str) -> NDArray[np.float32]: ...
+
+    def search(
+        self, query: NDArray[np.float32], limit: int, flt: VectorFilter | None = None
+    ) -> list[VectorHit]: ...
+
 
 class DocumentSource(Protocol):
     def get_documents(self, ids: Sequence[str]) -> dict[str, Document]: ...
 
-    def story_of(self, ids: Sequence[str]) -> dict[str, str]: ...
+    def doc_meta(self, ids: Sequence[str]) -> dict[str, tuple[str, int | None]]: ...
 
     def story_members(self, story_ids: Sequence[str]) -> dict[str, list[DuplicateRef]]: ...
 
@@ -43,7 +64,11 @@ class DocumentSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SearchRequest:
-    """What a user asked for, from the CLI, the web page or the API."""
+    """What a user asked for, from the CLI, the web page or the API.
+
+    ``mode`` picks the retrieval: ``hybrid`` (lexical + semantic, the default when
+    documents have embeddings), ``lexical`` or ``semantic``; empty means the default.
+    """
 
     query: str
     sort: str = "newest"
@@ -54,6 +79,7 @@ class SearchRequest:
     langs: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    mode: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +90,23 @@ class SearchPolicy:
     max_relevant: int = 200
     summarizer: str = "extractive"
     summary_language: str | None = None
+    fusion: FusionParams = field(default_factory=FusionParams)
+    default_mode: str = "hybrid"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    lexical: LexicalQuery
+    semantic_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Both retrievers' answers to one query, before fusion."""
+
+    lexical: list[tuple[str, float]]
+    semantic: list[tuple[str, float]]
+    mode: str
 
 
 _QUOTED = re.compile(r'"([^"]*)"')
@@ -83,8 +126,8 @@ def _parse_day(value: str, name: str, end: bool) -> int:
     return int(moment.timestamp())
 
 
-def parse_query(request: SearchRequest) -> LexicalQuery:
-    """Turn the query text and filters into a :class:`LexicalQuery`.
+def parse_request(request: SearchRequest) -> ParsedQuery:
+    """Turn the query text and filters into a lexical query and the text to embed.
 
     Supports ``"exact phrases"``, ``-excluded`` words and ``OR`` (terms are OR-ed
     and ranked by BM25 anyway, so ``OR`` is accepted and needs no work).
@@ -92,26 +135,29 @@ def parse_query(request: SearchRequest) -> LexicalQuery:
     text = request.query.strip()
     if len(text) > 1000:
         raise InputError("query is longer than 1000 characters")
-    phrases = tuple(tuple(toks) for m in _QUOTED.finditer(text) if (toks := tokenize(m.group(1))))
+    quoted = [m.group(1).strip() for m in _QUOTED.finditer(text)]
+    phrases = tuple(tuple(toks) for q in quoted if (toks := tokenize(q)))
     rest = _QUOTED.sub(" ", text).replace('"', " ")
     terms: list[str] = []
     excluded: list[str] = []
+    positive: list[str] = [q for q in quoted if q]
     try:
         words = shlex.split(rest, posix=True)
     except ValueError:
         words = rest.split()
     for word in words:
-        if word == "OR" or word == "AND":
+        if word in ("OR", "AND"):
             continue
         if word.startswith("-") and len(word) > 1:
             excluded.extend(tokenize(word[1:]))
         else:
             terms.extend(tokenize(word))
+            positive.append(word)
     since_ts = _parse_day(request.since, "since", end=False) if request.since else None
     until_ts = _parse_day(request.until, "until", end=True) if request.until else None
     if since_ts is not None and until_ts is not None and since_ts > until_ts:
         raise InputError("since is after until")
-    return LexicalQuery(
+    lexical = LexicalQuery(
         terms=tuple(terms),
         phrases=phrases,
         excluded=tuple(excluded),
@@ -121,79 +167,149 @@ def parse_query(request: SearchRequest) -> LexicalQuery:
         sources=request.sources,
         categories=request.categories,
     )
+    # Only words that survive tokenizing carry meaning ("*" or "的" alone do not).
+    semantic_text = " ".join(positive) if not lexical.empty else ""
+    return ParsedQuery(lexical, semantic_text)
 
 
-def relevant(hits: list[LexicalHit], floor: float) -> list[LexicalHit]:
-    """Keep the hits that are about the query: within ``floor`` of the best score."""
-    if not hits:
-        return []
-    top = hits[0].score
-    return [h for h in hits if h.score >= floor * top]
+def parse_query(request: SearchRequest) -> LexicalQuery:
+    """The lexical part of :func:`parse_request`."""
+    return parse_request(request).lexical
+
+
+def _vector_filter(q: LexicalQuery) -> VectorFilter:
+    return VectorFilter(
+        since_ts=q.since_ts,
+        until_ts=q.until_ts,
+        langs=q.langs,
+        sources=q.sources,
+        categories=q.categories,
+    )
 
 
 @dataclass
 class Searcher:
-    """Runs a search request against a lexical backend and a document source."""
+    """Runs a search request against the backends and a document source."""
 
     lexical: LexicalBackend
     documents: DocumentSource
+    vectors: VectorBackend | None = None
     policy: SearchPolicy = field(default_factory=SearchPolicy)
 
-    def search(self, request: SearchRequest) -> SearchResults:
+    def _validate(self, request: SearchRequest) -> None:
         if request.sort not in SORTS:
             raise InputError(f"sort must be one of {', '.join(SORTS)}, got {request.sort!r}")
         if not 1 <= request.limit <= MAX_LIMIT:
             raise InputError(f"limit must be between 1 and {MAX_LIMIT}")
         if request.offset < 0:
             raise InputError("offset must not be negative")
-        query = parse_query(request)
+        if request.mode and request.mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}, got {request.mode!r}")
+
+    def candidates(self, request: SearchRequest, parsed: ParsedQuery | None = None) -> Candidates:
+        """What each retriever finds for ``request`` (at most ``max_relevant`` each)."""
+        parsed = parsed or parse_request(request)
+        q = parsed.lexical
+        limit = self.policy.max_relevant
+        mode = request.mode or self.policy.default_mode
+        semantic_ok = self.vectors is not None and self.vectors.usable and parsed.semantic_text
+        if mode != "lexical" and not semantic_ok:
+            mode = "lexical"
+        lexical: list[tuple[str, float]] = []
+        if mode != "semantic":
+            lexical = [(h.id, h.score) for h in self.lexical.search(q, limit)]
+        semantic: list[tuple[str, float]] = []
+        if mode != "lexical" and self.vectors is not None:
+            qvec = self.vectors.embed_query(parsed.semantic_text)
+            hits = self.vectors.search(qvec, limit, _vector_filter(q))
+            semantic = [(h.id, h.score) for h in hits]
+            if semantic and (q.phrases or q.excluded):
+                # Exact phrases and exclusions bind semantic matches too.
+                allowed = self.lexical.matching(q, [d for d, _ in semantic])
+                semantic = [(d, s) for d, s in semantic if d in allowed]
+        return Candidates(lexical, semantic, mode)
+
+    def rank(self, found: Candidates) -> list[Ranked]:
+        """Fused ranking of the relevant candidates, best first."""
+        params = self.policy.fusion
+        if found.mode == "lexical":
+            params = FusionParams(
+                method="convex", semantic_weight=0.0, lexical_floor=params.lexical_floor
+            )
+        elif found.mode == "semantic":
+            params = FusionParams(
+                method="convex", semantic_weight=1.0, semantic_floor=params.semantic_floor
+            )
+        return cutoff(fuse(found.lexical, found.semantic, params), params)
+
+    def search(self, request: SearchRequest) -> SearchResults:
+        self._validate(request)
+        parsed = parse_request(request)
+        query = parsed.lexical
         if query.empty:
             if query.excluded:
                 raise InputError("the query excludes words but asks for none")
             if request.query.strip():
                 # Text with no searchable words ("*", "AND"): nothing is about it.
                 return SearchResults(query=request.query, total=0, hits=(), sort=request.sort)
-            hits = self.lexical.browse(query, self.policy.max_relevant)
-            sort = "newest"
+            browsed = self.lexical.browse(query, self.policy.max_relevant)
+            ranked = [Ranked(h.id, h.score) for h in browsed]
+            sort, mode = "newest", "browse"
         else:
-            hits = relevant(
-                self.lexical.search(query, self.policy.max_relevant), self.policy.relevance_floor
-            )
-            sort = request.sort
+            found = self.candidates(request, parsed)
+            ranked = self.rank(found)
+            sort, mode = request.sort, found.mode
+        return self._assemble(request, parsed, ranked, sort, mode)
 
+    def _assemble(
+        self,
+        request: SearchRequest,
+        parsed: ParsedQuery,
+        ranked: list[Ranked],
+        sort: str,
+        mode: str,
+    ) -> SearchResults:
         # Collapse near-duplicates: a story is represented by its best-ranked copy.
-        story_of = self.documents.story_of([h.id for h in hits])
-        seen: dict[str, LexicalHit] = {}
-        for h in hits:
-            story = story_of.get(h.id, h.id)
+        meta = self.documents.doc_meta([r.id for r in ranked])
+        seen: dict[str, Ranked] = {}
+        for r in ranked:
+            if r.id not in meta:
+                continue  # indexed, but gone from the store since
+            story = meta[r.id][0] or r.id
             if story not in seen:
-                seen[story] = h
+                seen[story] = r
         stories = list(seen.items())
-        docs_all = self.documents.get_documents([h.id for _, h in stories])
-        stories = [(s, h) for s, h in stories if h.id in docs_all]
         if sort == "newest":
 
-            def key(item: tuple[str, LexicalHit]) -> tuple[bool, float, float]:
-                published = docs_all[item[1].id].published_at
-                ts = published.timestamp() if published else 0.0
-                return (published is None, -ts, -item[1].score)
+            def key(item: tuple[str, Ranked]) -> tuple[bool, float, float]:
+                ts = meta[item[1].id][1]
+                return (ts is None, -(ts or 0), -item[1].score)
 
             stories.sort(key=key)
         page = stories[request.offset : request.offset + request.limit]
-        ids = [h.id for _, h in page]
+        ids = [r.id for _, r in page]
+        docs = self.documents.get_documents(ids)
         summaries = self.documents.get_summaries(
             ids, self.policy.summarizer, self.policy.summary_language
         )
         members = self.documents.story_members([s for s, _ in page])
+        terms = (*parsed.lexical.terms, *(t for p in parsed.lexical.phrases for t in p))
         out = []
-        for story, h in page:
-            others = tuple(m for m in members.get(story, []) if m.id != h.id)
+        for story, r in page:
+            doc = docs.get(r.id)
+            if doc is None:
+                continue
+            snippet = make_snippet(doc, terms)
             out.append(
                 Hit(
-                    document=docs_all[h.id],
-                    score=h.score,
-                    duplicates=others,
-                    summary=summaries.get(h.id),
+                    document=doc,
+                    score=r.score,
+                    duplicates=tuple(m for m in members.get(story, []) if m.id != r.id),
+                    summary=summaries.get(r.id),
+                    snippet=snippet.text,
+                    highlights=snippet.highlights,
                 )
             )
-        return SearchResults(query=request.query, total=len(stories), hits=tuple(out), sort=sort)
+        return SearchResults(
+            query=request.query, total=len(stories), hits=tuple(out), sort=sort, retrieval=mode
+        )

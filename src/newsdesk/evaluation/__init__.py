@@ -1,0 +1,1 @@
+"""Measuring newsdesk on labelled public data (kept outside the repository)."""

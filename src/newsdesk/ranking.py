@@ -1,0 +1,102 @@
+"""Fusion of the lexical and semantic rankings, and the relevance cut-off; pure functions.
+
+Both take the two candidate lists (best first, with their raw scores) and know
+nothing about where they came from, so any lexical or vector backend fits.
+
+Fusion methods (``Settings.fusion``):
+
+- ``rrf``: reciprocal rank fusion, ``sum 1 / (k + rank)`` over the lists a document
+  is in. Scale-free, robust, the usual baseline.
+- ``convex``: a weighted sum of the two scores, each mapped onto [0, 1] — BM25
+  relative to the best BM25 score of the query, cosine relative to the semantic
+  floor — so a strong match in one list is not diluted by a weak rank in the other.
+
+The cut-off decides which documents are *about* the query, independent of their
+order: a document is kept when its BM25 score is within ``lexical_floor`` of the
+best one, or its cosine similarity reaches ``semantic_floor``. The constants were
+chosen by measurement (see ``bench/retrieval.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+FUSIONS = ("rrf", "convex")
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A candidate with its fused score and what each retriever said about it."""
+
+    id: str
+    score: float
+    lexical: float | None = None
+    semantic: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FusionParams:
+    method: str = "rrf"
+    rrf_k: float = 60.0
+    semantic_weight: float = 0.5
+    lexical_floor: float = 0.3
+    semantic_floor: float = 0.35
+
+
+def _merge(
+    lexical: Sequence[tuple[str, float]], semantic: Sequence[tuple[str, float]]
+) -> dict[str, list[float | None]]:
+    both: dict[str, list[float | None]] = {}
+    for doc_id, score in lexical:
+        both.setdefault(doc_id, [None, None])[0] = score
+    for doc_id, score in semantic:
+        both.setdefault(doc_id, [None, None])[1] = score
+    return both
+
+
+def fuse(
+    lexical: Sequence[tuple[str, float]],
+    semantic: Sequence[tuple[str, float]],
+    params: FusionParams,
+) -> list[Ranked]:
+    """One ranking from the two (each best first); ties keep lexical order first."""
+    both = _merge(lexical, semantic)
+    scores: dict[str, float] = {}
+    if params.method == "rrf":
+        w_sem = params.semantic_weight
+        for rank, (doc_id, _) in enumerate(lexical, start=1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + (1 - w_sem) / (params.rrf_k + rank)
+        for rank, (doc_id, _) in enumerate(semantic, start=1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + w_sem / (params.rrf_k + rank)
+        # RRF scores are tiny; scale so the best possible score is 1 for readability.
+        scale = params.rrf_k + 1
+        scores = {k: v * scale for k, v in scores.items()}
+    elif params.method == "convex":
+        top_lex = max((s for _, s in lexical), default=0.0)
+        floor = params.semantic_floor
+        for doc_id, (lex, sem) in both.items():
+            lex_part = lex / top_lex if lex is not None and top_lex > 0 else 0.0
+            sem_part = max(0.0, (sem - floor) / (1 - floor)) if sem is not None else 0.0
+            scores[doc_id] = (
+                1 - params.semantic_weight
+            ) * lex_part + params.semantic_weight * sem_part
+    else:
+        raise ValueError(f"unknown fusion method {params.method!r}")
+    order = {doc_id: i for i, doc_id in enumerate(both)}
+    ranked = sorted(both, key=lambda d: (-scores.get(d, 0.0), order[d]))
+    return [Ranked(d, scores.get(d, 0.0), both[d][0], both[d][1]) for d in ranked]
+
+
+def cutoff(ranked: Sequence[Ranked], params: FusionParams) -> list[Ranked]:
+    """The candidates that are about the query (order kept)."""
+    top_lex = max((r.lexical for r in ranked if r.lexical is not None), default=0.0)
+    kept = []
+    for r in ranked:
+        lex_ok = (
+            r.lexical is not None and top_lex > 0 and r.lexical >= params.lexical_floor * top_lex
+        )
+        sem_ok = r.semantic is not None and r.semantic >= params.semantic_floor
+        if lex_ok or sem_ok:
+            kept.append(r)
+    return kept
