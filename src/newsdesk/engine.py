@@ -300,11 +300,11 @@ class Engine:
                 "store": "sqlite",
                 "lexical_index": "tantivy",
                 "summarizer": self.summarizer.name,
-                "embedder": self.vectors.embedder.id if self.vectors else NO_EMBEDDER,
+                "embedder": self.vectors.embedder.id if self.vectors is not None else NO_EMBEDDER,
                 "search_mode": self.settings.search_mode,
                 "fusion": self.settings.fusion,
             },
-            "vector_index": self.vectors.stale_reason or "ok" if self.vectors else "off",
+            "vector_index": (self.vectors.stale_reason or "ok") if self.vectors is not None else "off",
         }
 
     def _embedded_count(self) -> int:
