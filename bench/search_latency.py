@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
+import itertools
 import json
 import resource
 import statistics
@@ -128,28 +129,44 @@ def corpus(n: int) -> Iterator[tuple[int, dict[str, Any]]]:
         copy += 1
 
 
-def build(engine: Engine, n: int) -> dict[str, float]:
+def build(engine: Engine, n: int, home: Path) -> dict[str, float]:
+    """Ingest until the store holds ``n`` documents, rebuild the lexical index, embed.
+
+    Resumable: how many corpus records were tried is kept in ``bench-state.json`` in
+    the bench home, and embedding is skipped when every document has a vector.
+    """
+    state_file = home / "bench-state.json"
+    attempted = json.loads(state_file.read_text())["attempted"] if state_file.exists() else 0
+    info: dict[str, float] = {}
     t0 = time.perf_counter()
-    base_of: dict[str, str] = {}
+    while engine.store.count_documents() < n:
+        # Exact duplicates among the corpora are rejected, so ask for a little more.
+        want = int((n - engine.store.count_documents()) * 1.02) + 10
+        chunk = itertools.islice(corpus(attempted + want), attempted, None)
+        engine.ingest_records(
+            (RawRecord(origin=f"bench:{r['id']}", fields=r) for _, r in chunk),
+            defer_embeddings=True,
+        )
+        attempted += want
+        state_file.write_text(json.dumps({"attempted": attempted}))
+        print(f"ingested: {engine.store.count_documents()} documents", flush=True)
+    info["ingest_s"] = time.perf_counter() - t0
 
-    def records() -> Iterator[RawRecord]:
-        for copy, r in corpus(n):
-            base_of[r["id"]] = r["id"].rsplit("-c", 1)[0] if copy else r["id"]
-            yield RawRecord(origin=f"bench:{r['id']}", fields=r)
-
-    report = engine.ingest_records(records(), defer_embeddings=True)
-    ingest_s = time.perf_counter() - t0
-    print(f"ingested {report.counts} in {ingest_s:.0f}s", flush=True)
     t0 = time.perf_counter()
     engine.rebuild_index()
-    rebuild_s = time.perf_counter() - t0
-    print(f"lexical index rebuilt from the store in {rebuild_s:.1f}s", flush=True)
+    info["lexical_rebuild_s"] = time.perf_counter() - t0
+    print(f"lexical index rebuilt in {info['lexical_rebuild_s']:.1f}s", flush=True)
+
     assert engine.vectors is not None
-    # Embed each distinct text once; copies reuse their original's vector.
+    if engine.status()["embedded"] >= engine.store.count_documents():
+        return info
+    base_of = {
+        r["id"]: (r["id"].rsplit("-c", 1)[0] if c else r["id"]) for c, r in corpus(attempted)
+    }
     embedder = engine.vectors.embedder
     rows = engine.store.rows_since(0, 10**9)
-    by_base: dict[str, np.ndarray] = {}
     originals = [r for r in rows if base_of.get(r.id, r.id) == r.id]
+    by_base: dict[str, np.ndarray] = {}
     t0 = time.perf_counter()
     for start in range(0, len(originals), 512):
         batch = originals[start : start + 512]
@@ -158,7 +175,8 @@ def build(engine: Engine, n: int) -> dict[str, float]:
             by_base[r.id] = v.astype(np.float16)
         if start % 10240 == 0:
             print(f"  embedded {start + len(batch)}/{len(originals)}", flush=True)
-    embed_s = time.perf_counter() - t0
+    info["embed_distinct_s"] = time.perf_counter() - t0
+    info["distinct"] = len(originals)
     out = []
     for r in rows:
         vec = by_base.get(base_of.get(r.id, r.id))
@@ -166,20 +184,15 @@ def build(engine: Engine, n: int) -> dict[str, float]:
             out.append((r.id, r.rev, vec.tobytes()))
     params = engine.vectors.params(embedder.dim)
     for start in range(0, len(out), 5000):
-        chunk = out[start : start + 5000]
-        engine.store.put_embeddings(VECTORS, chunk, max(x[1] for x in chunk), params)
+        chunk_rows = out[start : start + 5000]
+        engine.store.put_embeddings(VECTORS, chunk_rows, max(x[1] for x in chunk_rows), params)
     engine.store.put_embeddings(VECTORS, [], engine.store.max_rev(), params)
     print(
-        f"embedded {len(originals)} distinct texts in {embed_s:.0f}s "
-        f"({len(originals) / embed_s:.0f}/s), {len(out)} vectors stored",
+        f"embedded {len(originals)} distinct texts in {info['embed_distinct_s']:.0f}s, "
+        f"{len(out)} vectors stored",
         flush=True,
     )
-    return {
-        "ingest_s": ingest_s,
-        "lexical_rebuild_s": rebuild_s,
-        "embed_distinct_s": embed_s,
-        "distinct": len(originals),
-    }
+    return info
 
 
 def queries() -> list[str]:
@@ -284,12 +297,14 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=100_000)
     ap.add_argument("--home", type=Path, default=Path("/tmp/newsdesk-bench"))
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--build-only", action="store_true", help="Prepare the home and stop.")
     args = ap.parse_args()
     settings = load_settings(home=args.home, environ={})
     build_info: dict[str, float] = {}
     with open_engine(settings) as engine:
-        if engine.store.count_documents() < args.docs:
-            build_info = build(engine, args.docs)
+        build_info = build(engine, args.docs, args.home)
+    if args.build_only:
+        return
     # A fresh process-like open: what a search command or the server pays at start-up.
     t0 = time.perf_counter()
     engine = open_engine(settings)

@@ -71,32 +71,57 @@ def main() -> None:
         print(got.name, got.documents, "docs", len(got.runs), "queries", got.extra, flush=True)
         collected.append(got)
 
-    print("\n== ranking (no cut-off): ndcg@10 / recall@10 / p@10 ==")
+    print("\n== ranking (no cut-off): nDCG@10 per set; best single retriever first ==")
+    best = {
+        c.name: max(score(c, m, FusionParams())["ndcg@10"] for m in ("lexical", "semantic"))
+        for c in collected
+    }
     for c in collected:
-        for mode in ("lexical", "semantic"):
-            m = score(c, mode, FusionParams())
-            print(f"{c.name:8} {mode:22} {m['ndcg@10']:.4f} {m['recall@10']:.4f} {m['p@10']:.4f}")
-        for method, k, w in itertools.chain(
-            itertools.product(["rrf"], [10, 30, 60], [0.3, 0.5, 0.6, 0.7]),
-            itertools.product(["convex"], [0], [0.3, 0.5, 0.6, 0.7]),
-        ):
-            for floor in [0.2, 0.3, 0.4] if method == "convex" else [0.35]:
-                p = FusionParams(method=method, rrf_k=k, semantic_weight=w, semantic_floor=floor)
-                m = score(c, "hybrid", p)
-                label = f"{method} k={k} w={w} f={floor}"
-                print(
-                    f"{c.name:8} {label:22} {m['ndcg@10']:.4f} {m['recall@10']:.4f} {m['p@10']:.4f}"
-                )
-
-    print("\n== cut-off: P / R / F1 of the kept set (hybrid) ==")
-    for lex_floor, sem_floor in itertools.product(
-        [0.2, 0.3, 0.4, 0.5], [0.3, 0.35, 0.4, 0.45, 0.5, 0.55]
+        lex, sem = (score(c, m, FusionParams())["ndcg@10"] for m in ("lexical", "semantic"))
+        print(f"{c.name:8} lexical {lex:.4f}  semantic {sem:.4f}")
+    rows = []
+    for k, w, fw in itertools.product(
+        [2, 5, 10, 30, 60], [0.5, 0.6, 0.7, 0.8], [0, 0.2, 0.35, 0.5]
     ):
-        row = []
-        for c in collected:
-            m = score(c, "hybrid", FusionParams(lexical_floor=lex_floor, semantic_floor=sem_floor))
-            row.append(f"{c.name}={m['cutoff_p']:.2f}/{m['cutoff_r']:.2f}/{m['cutoff_f1']:.3f}")
-        print(f"lex>={lex_floor} cos>={sem_floor}: " + "  ".join(row))
+        p = FusionParams(method="rrf", rrf_k=k, semantic_weight=w, feedback_weight=fw)
+        got = {c.name: score(c, "hybrid", p)["ndcg@10"] for c in collected}
+        wins = sum(got[n] > best[n] for n in got)
+        margin = min(got[n] - best[n] for n in got)
+        rows.append((wins, margin, f"rrf k={k} w={w} fw={fw}", got))
+    for w, floor in itertools.product([0.3, 0.5, 0.7], [0.1, 0.2, 0.3]):
+        p = FusionParams(method="convex", semantic_weight=w, semantic_floor=floor)
+        got = {c.name: score(c, "hybrid", p)["ndcg@10"] for c in collected}
+        wins = sum(got[n] > best[n] for n in got)
+        margin = min(got[n] - best[n] for n in got)
+        rows.append((wins, margin, f"convex w={w} f={floor}", got))
+    rows.sort(key=lambda r: (-r[0], -r[1]))
+    for wins, margin, label, got in rows[:20]:
+        cells = " ".join(f"{n}={v:.4f}" for n, v in got.items())
+        print(f"{label:26} wins={wins} margin={margin:+.4f} {cells}")
+
+    print("\n== cut-off: P/R/F1 of the kept set; topic = mean F1 of finnl and reuters ==")
+    by = {c.name: c for c in collected}
+    cuts = []
+    for lf, sa, sr, fa, fr in itertools.product(
+        [0.3, 0.4, 0.5], [0.2, 0.3, 0.4], [0.8, 0.9], [0.3, 0.4, 0.5, 1.0], [0.5, 0.6, 0.7]
+    ):
+        p = FusionParams(
+            lexical_floor=lf,
+            semantic_floor=sa,
+            semantic_ratio=sr,
+            feedback_floor=fa,
+            feedback_ratio=fr,
+        )
+        m = {n: score(c, "hybrid", p) for n, c in by.items()}
+        topic = (m["finnl"]["cutoff_f1"] + m["reuters"]["cutoff_f1"]) / 2
+        cuts.append((topic, f"lex>={lf} cos>={sa}&{sr}xtop fb>={fa}&{fr}xtop", m))
+    cuts.sort(key=lambda r: -r[0])
+    for topic, label, m in cuts[:25]:
+        cells = "  ".join(
+            f"{n}={v['cutoff_p']:.2f}/{v['cutoff_r']:.2f}/{v['cutoff_f1']:.3f}"
+            for n, v in m.items()
+        )
+        print(f"{topic:.4f} {label:40} {cells}")
 
 
 if __name__ == "__main__":

@@ -45,12 +45,20 @@ class Settings:
     embed_model: str = ""
     embed_api_key: str = ""
     search_mode: str = "hybrid"
+    # Fusion and cut-off constants measured on the evaluation sets (bench/retrieval.md).
     fusion: str = "rrf"
-    rrf_k: float = 60.0
-    semantic_weight: float = 0.5
-    # Cosine similarity from which a document counts as about the query by meaning
-    # alone; tied to the embedder (measured for use-m3, see bench/retrieval.md).
-    semantic_floor: float = 0.35
+    rrf_k: float = 10.0
+    semantic_weight: float = 0.7
+    # A document is about the query by meaning alone when its cosine similarity is at
+    # least semantic_floor and semantic_ratio x the best one; tied to the embedder.
+    semantic_floor: float = 0.2
+    semantic_ratio: float = 0.8
+    # Pseudo-relevance feedback: a second query vector moved towards the top
+    # feedback_docs lexical hits; its own weight in RRF and its own cut-off.
+    feedback_docs: int = 3
+    feedback_weight: float = 0.0
+    feedback_floor: float = 1.0
+    feedback_ratio: float = 1.0
 
     @property
     def db_path(self) -> Path:
@@ -92,6 +100,11 @@ _CASTS: dict[str, type] = {
     "rrf_k": float,
     "semantic_weight": float,
     "semantic_floor": float,
+    "semantic_ratio": float,
+    "feedback_docs": int,
+    "feedback_weight": float,
+    "feedback_floor": float,
+    "feedback_ratio": float,
 }
 
 
@@ -158,6 +171,10 @@ def load_settings(
         raise ConfigError("semantic_weight must be in [0, 1]")
     if not -1.0 <= settings.semantic_floor < 1.0:
         raise ConfigError("semantic_floor must be in [-1, 1)")
+    if not 0.0 <= settings.semantic_ratio <= 1.0:
+        raise ConfigError("semantic_ratio must be in [0, 1]")
+    if settings.feedback_docs < 0 or settings.feedback_weight < 0:
+        raise ConfigError("feedback_docs and feedback_weight must not be negative")
     if settings.rrf_k <= 0:
         raise ConfigError("rrf_k must be positive")
     return settings

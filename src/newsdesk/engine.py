@@ -115,8 +115,13 @@ class Engine:
                     semantic_weight=settings.semantic_weight,
                     lexical_floor=settings.relevance_floor,
                     semantic_floor=settings.semantic_floor,
+                    semantic_ratio=settings.semantic_ratio,
+                    feedback_weight=settings.feedback_weight,
+                    feedback_floor=settings.feedback_floor,
+                    feedback_ratio=settings.feedback_ratio,
                 ),
                 default_mode=settings.search_mode,
+                feedback_docs=settings.feedback_docs,
             ),
         )
 
@@ -304,7 +309,9 @@ class Engine:
                 "search_mode": self.settings.search_mode,
                 "fusion": self.settings.fusion,
             },
-            "vector_index": (self.vectors.stale_reason or "ok") if self.vectors is not None else "off",
+            "vector_index": (self.vectors.stale_reason or "ok")
+            if self.vectors is not None
+            else "off",
         }
 
     def _embedded_count(self) -> int:

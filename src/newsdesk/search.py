@@ -24,7 +24,7 @@ from newsdesk.index.vectors import VectorFilter, VectorHit
 from newsdesk.models import Document, DuplicateRef, Hit, SearchResults, Summary
 from newsdesk.ranking import FusionParams, Ranked, cutoff, fuse
 from newsdesk.snippets import make_snippet
-from newsdesk.text import tokenize
+from newsdesk.text import detect_language, tokenize
 
 SORTS = ("newest", "relevance")
 MODES = ("hybrid", "lexical", "semantic")
@@ -45,9 +45,11 @@ class VectorBackend(Protocol):
 
     def embed_query(self, text: str) -> NDArray[np.float32]: ...
 
-    def search(
-        self, query: NDArray[np.float32], limit: int, flt: VectorFilter | None = None
-    ) -> list[VectorHit]: ...
+    def vectors_of(self, ids: Sequence[str], lang: str = "") -> NDArray[np.float32]: ...
+
+    def search_batch(
+        self, queries: NDArray[np.float32], limit: int, flt: VectorFilter | None = None
+    ) -> list[list[VectorHit]]: ...
 
 
 class DocumentSource(Protocol):
@@ -92,6 +94,9 @@ class SearchPolicy:
     summary_language: str | None = None
     fusion: FusionParams = field(default_factory=FusionParams)
     default_mode: str = "hybrid"
+    # Pseudo-relevance feedback: a second query vector, moved towards the vectors of
+    # this many top lexical hits (in the query's language), searched alongside.
+    feedback_docs: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,7 @@ class Candidates:
     lexical: list[tuple[str, float]]
     semantic: list[tuple[str, float]]
     mode: str
+    feedback: list[tuple[str, float]] = field(default_factory=list)
 
 
 _QUOTED = re.compile(r'"([^"]*)"')
@@ -219,15 +225,52 @@ class Searcher:
         if mode != "semantic":
             lexical = [(h.id, h.score) for h in self.lexical.search(q, limit)]
         semantic: list[tuple[str, float]] = []
+        feedback: list[tuple[str, float]] = []
         if mode != "lexical" and self.vectors is not None:
             qvec = self.vectors.embed_query(parsed.semantic_text)
-            hits = self.vectors.search(qvec, limit, _vector_filter(q))
-            semantic = [(h.id, h.score) for h in hits]
-            if semantic and (q.phrases or q.excluded):
+            rows = [qvec]
+            if mode == "hybrid":
+                moved = self._feedback_vector(self.vectors, qvec, parsed.semantic_text, lexical)
+                if moved is not None:
+                    rows.append(moved)
+            found = self.vectors.search_batch(np.stack(rows), limit, _vector_filter(q))
+            lists = [[(h.id, h.score) for h in hits] for hits in found]
+            if q.phrases or q.excluded:
                 # Exact phrases and exclusions bind semantic matches too.
-                allowed = self.lexical.matching(q, [d for d, _ in semantic])
-                semantic = [(d, s) for d, s in semantic if d in allowed]
-        return Candidates(lexical, semantic, mode)
+                allowed = self.lexical.matching(q, list({d for lst in lists for d, _ in lst}))
+                lists = [[(d, s) for d, s in lst if d in allowed] for lst in lists]
+            semantic = lists[0]
+            feedback = lists[1] if len(lists) > 1 else []
+        return Candidates(lexical, semantic, mode, feedback)
+
+    def _feedback_vector(
+        self,
+        vectors: VectorBackend,
+        qvec: NDArray[np.float32],
+        text: str,
+        lexical: list[tuple[str, float]],
+    ) -> NDArray[np.float32] | None:
+        """The query's embedding moved towards its best lexical hits (None: no feedback).
+
+        A short topic word (技术主权) embeds poorly on its own; the documents that
+        use it literally say what it means, so their centroid finds documents
+        about the topic that never use the word (Rocchio feedback). Only hits in
+        the query's own language count: an English query's lexical hits among
+        Chinese documents match stray Latin tokens, not the topic.
+        """
+        n = self.policy.feedback_docs
+        if n <= 0 or not lexical:
+            return None
+        top = lexical[0][1]
+        floor = self.policy.fusion.lexical_floor * top
+        ids = [d for d, s in lexical[:n] if s >= floor]
+        lang = detect_language(text)
+        fb = vectors.vectors_of(ids, lang if lang != "und" else "")
+        if fb.shape[0] == 0:
+            return None
+        moved = qvec + fb.mean(axis=0)
+        norm = float(np.linalg.norm(moved))
+        return (moved / norm).astype(np.float32) if norm > 0 else None
 
     def rank(self, found: Candidates) -> list[Ranked]:
         """Fused ranking of the relevant candidates, best first."""
@@ -240,7 +283,7 @@ class Searcher:
             params = FusionParams(
                 method="convex", semantic_weight=1.0, semantic_floor=params.semantic_floor
             )
-        return cutoff(fuse(found.lexical, found.semantic, params), params)
+        return cutoff(fuse(found.lexical, found.semantic, params, found.feedback), params)
 
     def search(self, request: SearchRequest) -> SearchResults:
         self._validate(request)

@@ -128,4 +128,8 @@ def _params_json(params: FusionParams) -> dict[str, Any]:
         "semantic_weight": params.semantic_weight,
         "lexical_floor": params.lexical_floor,
         "semantic_floor": params.semantic_floor,
+        "semantic_ratio": params.semantic_ratio,
+        "feedback_weight": params.feedback_weight,
+        "feedback_floor": params.feedback_floor,
+        "feedback_ratio": params.feedback_ratio,
     }

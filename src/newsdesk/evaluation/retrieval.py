@@ -34,6 +34,7 @@ class QueryRun:
     lexical: list[tuple[str, float]]
     semantic: list[tuple[str, float]]
     relevant: set[str]
+    feedback: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -95,7 +96,11 @@ def collect(
         found = engine.searcher.candidates(SearchRequest(query=text, mode="hybrid"))
         runs.append(
             QueryRun(
-                qid, _stories(engine, found.lexical), _stories(engine, found.semantic), relevant
+                qid,
+                _stories(engine, found.lexical),
+                _stories(engine, found.semantic),
+                relevant,
+                _stories(engine, found.feedback),
             )
         )
         if progress is not None:
@@ -120,9 +125,13 @@ def ranking(run: QueryRun, mode: str, params: FusionParams) -> tuple[list[str], 
         )
     elif mode == "semantic":
         params = FusionParams(
-            method="convex", semantic_weight=1.0, semantic_floor=params.semantic_floor
+            method="convex",
+            semantic_weight=1.0,
+            semantic_floor=params.semantic_floor,
+            semantic_ratio=params.semantic_ratio,
         )
-    fused: list[Ranked] = fuse(lexical, semantic, params)
+    feedback = run.feedback if mode == "hybrid" else []
+    fused: list[Ranked] = fuse(lexical, semantic, params, feedback)
     kept = cutoff(fused, params)
     return [r.id for r in fused], [r.id for r in kept]
 

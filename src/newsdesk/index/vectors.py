@@ -244,6 +244,17 @@ class VectorIndex:
                 mask = both(np.isin(self._cols[col][:n], self._codes[col].lookup(values)))
         return mask
 
+    def vectors_of(self, ids: Sequence[str], lang: str = "") -> NDArray[np.float32]:
+        """Stored vectors of ``ids`` (those indexed, and of language ``lang`` if given)."""
+        code = self._codes["lang"].codes.get(lang, -1) if lang else None
+        rows = [
+            at
+            for d in ids
+            if (at := self._pos.get(d)) is not None
+            and (code is None or self._cols["lang"][at] == code)
+        ]
+        return self._matrix[rows].copy() if rows else np.zeros((0, self._dim), np.float32)
+
     def embed_query(self, text: str) -> NDArray[np.float32]:
         row: NDArray[np.float32] = self.embedder.embed([text], query=True)[0]
         return row
@@ -256,21 +267,37 @@ class VectorIndex:
         Raises:
             SearchIndexError: the index is stale (built by another embedder).
         """
+        return self.search_batch(query[None, :], limit, flt)[0]
+
+    def search_batch(
+        self, queries: NDArray[np.float32], limit: int, flt: VectorFilter | None = None
+    ) -> list[list[VectorHit]]:
+        """:meth:`search` for each row of ``queries``, in one pass over the matrix.
+
+        The scan is bound by memory bandwidth, so a second query vector costs
+        almost nothing when it rides along in the same product.
+        """
         reason = self.stale_reason
         if reason:
             raise SearchIndexError(reason)
         n = len(self._ids)
         if n == 0 or limit <= 0:
-            return []
-        if query.shape[0] != self._dim:
+            return [[] for _ in range(queries.shape[0])]
+        if queries.shape[1] != self._dim:
             raise SearchIndexError(
-                f"query vector has {query.shape[0]} dimensions, the index {self._dim}"
+                f"query vector has {queries.shape[1]} dimensions, the index {self._dim}"
             )
-        scores = self._matrix[:n] @ query.astype(np.float32, copy=False)
+        scores = self._matrix[:n] @ queries.astype(np.float32, copy=False).T
         mask = self._mask(flt or VectorFilter(), n)
         if mask is not None:
-            scores = np.where(mask, scores, -np.inf)
+            scores[~mask] = -np.inf
         k = min(limit, n)
-        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [VectorHit(self._ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
+        out = []
+        for col in range(scores.shape[1]):
+            column = scores[:, col]
+            top = np.argpartition(-column, k - 1)[:k] if k < n else np.arange(n)
+            top = top[np.argsort(-column[top], kind="stable")]
+            out.append(
+                [VectorHit(self._ids[i], float(column[i])) for i in top if np.isfinite(column[i])]
+            )
+        return out

