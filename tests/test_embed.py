@@ -26,7 +26,9 @@ def test_hashing_embedder_is_deterministic_unit_and_similarity_aware() -> None:
     a = emb.embed(["稀土出口管制", "稀土出口管制升级", "秋粮收获进度过半"])
     assert a.shape == (3, 128) and a.dtype == np.float32
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
-    assert np.array_equal(a, HashingEmbedder(dim=128).embed(["稀土出口管制", "稀土出口管制升级", "秋粮收获进度过半"]))
+    assert np.array_equal(
+        a, HashingEmbedder(dim=128).embed(["稀土出口管制", "稀土出口管制升级", "秋粮收获进度过半"])
+    )
     assert a[0] @ a[1] > a[0] @ a[2]
     assert emb.embed([]).shape == (0, 128)
 

@@ -50,10 +50,15 @@ def test_topic_query_finds_documents_that_never_use_the_words(sample_engine: Eng
     results = sample_engine.search(SearchRequest(query="技术主权", limit=100))
     assert results.retrieval == "hybrid" and results.sort == "newest"
     ids = {h.document.id for h in results.hits}
-    assert UNSAID <= ids, UNSAID - ids
+    assert ids >= UNSAID, UNSAID - ids
     assert not ids & UNRELATED, ids & UNRELATED
-    lexical = set(_ids(sample_engine, "技术主权", mode="lexical"))
-    assert lexical < ids and not UNSAID <= lexical
+    # Compare stories: a syndicated story may be represented by another copy.
+    lexical = {
+        sample_engine.document(i).story_id for i in _ids(sample_engine, "技术主权", mode="lexical")
+    }
+    stories = {h.document.story_id for h in results.hits}
+    assert lexical < stories
+    assert not {sample_engine.document(i).story_id for i in UNSAID} <= lexical
     times = [h.document.published_at for h in results.hits]
     assert times == sorted(times, reverse=True)  # type: ignore[type-var]
 

@@ -7,14 +7,17 @@ and embedded once per module with the default embedder (~1,800 documents in all)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from conftest import SHARED_DATA
 from newsdesk import load_settings, open_engine
+from newsdesk.cli import cli
 from newsdesk.evaluation import datasets
 from newsdesk.evaluation.retrieval import collect, ingest_set, report
 
@@ -37,7 +40,11 @@ FLOORS: dict[str, dict[str, tuple[str, float]]] = {
     "disc": {"lexical": ("ndcg@10", 0.0), "semantic": ("ndcg@10", 0.0), "hybrid": ("ndcg@10", 0.0)},
     "finnl": {"lexical": ("p@10", 0.0), "semantic": ("p@10", 0.0), "hybrid": ("p@10", 0.0)},
     "reuters": {"lexical": ("p@10", 0.0), "semantic": ("p@10", 0.0), "hybrid": ("p@10", 0.0)},
-    "wmt": {"lexical": ("recall@10", 0.0), "semantic": ("recall@10", 0.0), "hybrid": ("recall@10", 0.0)},
+    "wmt": {
+        "lexical": ("recall@10", 0.0),
+        "semantic": ("recall@10", 0.0),
+        "hybrid": ("recall@10", 0.0),
+    },
 }
 
 
@@ -67,3 +74,18 @@ def test_cross_lingual_recall_goal(reports: dict[str, dict[str, Any]]) -> None:
     assert wmt["hybrid"]["recall@10"] >= 0.8, wmt
     # Words alone cannot cross from English queries to Chinese documents.
     assert wmt["lexical"]["recall@10"] < 0.5 * wmt["hybrid"]["recall@10"], wmt
+
+
+def test_eval_retrieval_command(tmp_path: Path) -> None:
+    args = ["--home", str(tmp_path / "home"), "eval", "retrieval", "--data", str(SHARED_DATA)]
+    result = CliRunner().invoke(cli, [*args, "--set", "wmt", "--haystack", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    (wmt,) = data["sets"]
+    assert wmt["set"] == "wmt" and wmt["documents"] == 97 and wmt["queries"] >= 2 * 97
+    assert set(wmt["modes"]) == {"lexical", "semantic", "hybrid"}
+    assert wmt["modes"]["hybrid"]["recall@10"] >= 0.8
+    # Nothing was written to the user's home.
+    assert not (tmp_path / "home" / "newsdesk.sqlite3").exists()
+    missing = CliRunner().invoke(cli, [*args[:4], "--data", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "not found" in missing.output

@@ -25,7 +25,9 @@ def _rows(n: int, lang: str = "zh") -> list[dict[str, object]]:
             "published_at": f"2025-09-{i + 1:02d}",
             "lang": lang,
             "source": "甲报" if i % 2 else "乙报",
-            "paragraphs": [f"{TOPICS[i % len(TOPICS)]}领域的芯片企业本月公布了{i * 10 + 7}项新计划。"],
+            "paragraphs": [
+                f"{TOPICS[i % len(TOPICS)]}领域的芯片企业本月公布了{i * 10 + 7}项新计划。"
+            ],
         }
         for i in range(n)
     ]

@@ -47,18 +47,18 @@ class Settings:
     search_mode: str = "hybrid"
     # Fusion and cut-off constants measured on the evaluation sets (bench/retrieval.md).
     fusion: str = "rrf"
-    rrf_k: float = 10.0
-    semantic_weight: float = 0.7
+    rrf_k: float = 2.0
+    semantic_weight: float = 0.85
     # A document is about the query by meaning alone when its cosine similarity is at
     # least semantic_floor and semantic_ratio x the best one; tied to the embedder.
     semantic_floor: float = 0.2
     semantic_ratio: float = 0.8
     # Pseudo-relevance feedback: a second query vector moved towards the top
     # feedback_docs lexical hits; its own weight in RRF and its own cut-off.
-    feedback_docs: int = 3
-    feedback_weight: float = 0.0
-    feedback_floor: float = 1.0
-    feedback_ratio: float = 1.0
+    feedback_docs: int = 5
+    feedback_weight: float = 0.5
+    feedback_floor: float = 0.3
+    feedback_ratio: float = 0.6
 
     @property
     def db_path(self) -> Path:

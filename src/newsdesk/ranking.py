@@ -1,23 +1,29 @@
 """Fusion of the lexical and semantic rankings, and the relevance cut-off; pure functions.
 
-Both take the two candidate lists (best first, with their raw scores) and know
-nothing about where they came from, so any lexical or vector backend fits.
+They take candidate lists (best first, with their raw scores) and know nothing about
+where they came from, so any lexical or vector backend fits. Three lists may take
+part: BM25 hits, the nearest documents to the query's embedding, and the nearest to
+the *feedback* vector (the query's embedding moved towards its best lexical hits,
+which says what a short topic word means in this collection).
 
 Fusion methods (``Settings.fusion``):
 
-- ``rrf``: reciprocal rank fusion, ``sum 1 / (k + rank)`` over the lists a document
-  is in. Scale-free, robust, the usual baseline.
-- ``convex``: a weighted sum of the two scores, each mapped onto [0, 1] — BM25
-  relative to the best BM25 score of the query, cosine relative to the semantic
-  floor — so a strong match in one list is not diluted by a weak rank in the other.
+- ``rrf``: weighted reciprocal rank fusion, ``sum w / (k + rank)`` over the lists a
+  document is in. Scale-free and robust; the default.
+- ``convex``: a weighted sum of the BM25 score relative to the query's best and the
+  cosine similarity above the semantic floor (kept for comparison; it lost on every
+  evaluation set).
 
 The cut-off decides which documents are *about* the query, independent of their
-order: a document is kept when its BM25 score is at least ``lexical_floor`` times
-the best one, or its cosine similarity both reaches ``semantic_floor`` and is at
-least ``semantic_ratio`` times the best cosine of the query. The absolute floor
-drops what is unrelated to everything; the ratio adapts to how close the best
-match is, so a specific query keeps few documents and a broad topic many. The
-constants were chosen by measurement (``bench/tune_fusion.py``, ``bench/retrieval.md``).
+order: a document is kept when its BM25 score is at least ``lexical_floor`` times the
+best one, or its cosine similarity to the query reaches ``semantic_floor`` and
+``semantic_ratio`` times the best, or its similarity to the feedback vector reaches
+``feedback_floor`` and ``feedback_ratio`` times the best. The absolute floors drop
+what is close to nothing; the ratios adapt to how close the best match is, so a
+specific question keeps few documents and a broad topic many.
+
+Every constant was chosen by measurement: ``bench/tune_fusion.py`` sweeps them on the
+shared evaluation sets, ``bench/retrieval.md`` records the runs and the choice.
 """
 
 from __future__ import annotations
@@ -42,14 +48,14 @@ class Ranked:
 @dataclass(frozen=True, slots=True)
 class FusionParams:
     method: str = "rrf"
-    rrf_k: float = 10.0
-    semantic_weight: float = 0.7
+    rrf_k: float = 2.0
+    semantic_weight: float = 0.85
     lexical_floor: float = 0.3
     semantic_floor: float = 0.2
     semantic_ratio: float = 0.8
-    feedback_weight: float = 0.0
-    feedback_floor: float = 1.0
-    feedback_ratio: float = 1.0
+    feedback_weight: float = 0.5
+    feedback_floor: float = 0.3
+    feedback_ratio: float = 0.6
 
 
 def _merge(*lists: Sequence[tuple[str, float]]) -> dict[str, list[float | None]]:

@@ -96,7 +96,7 @@ class SearchPolicy:
     default_mode: str = "hybrid"
     # Pseudo-relevance feedback: a second query vector, moved towards the vectors of
     # this many top lexical hits (in the query's language), searched alongside.
-    feedback_docs: int = 3
+    feedback_docs: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +263,16 @@ class Searcher:
             return None
         top = lexical[0][1]
         floor = self.policy.fusion.lexical_floor * top
-        ids = [d for d, s in lexical[:n] if s >= floor]
+        head = [d for d, s in lexical[: 4 * n] if s >= floor]
+        # One document per story: syndicated copies would weigh one story n times.
+        meta = self.documents.doc_meta(head)
+        stories: dict[str, str] = {}
+        for d in head:
+            story = meta.get(d, (d, None))[0] or d
+            stories.setdefault(story, d)
+            if len(stories) == n:
+                break
+        ids = list(stories.values())
         lang = detect_language(text)
         fb = vectors.vectors_of(ids, lang if lang != "und" else "")
         if fb.shape[0] == 0:
