@@ -35,17 +35,32 @@ GATE_SETS: dict[str, Any] = {
     "wmt": lambda root: datasets.load_wmt(root, haystack=300, sentences_per_doc=1),
 }
 
-# (metric, floor) per set and mode, measured on exactly these subsets.
+# (metric, floor) per set and mode, measured on exactly these subsets (default
+# settings, use-m3) and rounded down by ~0.02; the measured values are in the comments.
 FLOORS: dict[str, dict[str, tuple[str, float]]] = {
-    "disc": {"lexical": ("ndcg@10", 0.0), "semantic": ("ndcg@10", 0.0), "hybrid": ("ndcg@10", 0.0)},
-    "finnl": {"lexical": ("p@10", 0.0), "semantic": ("p@10", 0.0), "hybrid": ("p@10", 0.0)},
-    "reuters": {"lexical": ("p@10", 0.0), "semantic": ("p@10", 0.0), "hybrid": ("p@10", 0.0)},
+    "disc": {
+        "lexical": ("ndcg@10", 0.85),  # 0.8727
+        "semantic": ("ndcg@10", 0.86),  # 0.8818
+        "hybrid": ("ndcg@10", 0.88),  # 0.9017
+    },
+    "finnl": {
+        "lexical": ("ndcg@10", 0.40),  # 0.4264
+        "semantic": ("ndcg@10", 0.66),  # 0.6855
+        "hybrid": ("ndcg@10", 0.66),  # 0.6874
+    },
+    "reuters": {
+        "lexical": ("ndcg@10", 0.77),  # 0.7972
+        "semantic": ("ndcg@10", 0.66),  # 0.6876
+        "hybrid": ("ndcg@10", 0.74),  # 0.7608
+    },
     "wmt": {
-        "lexical": ("recall@10", 0.0),
-        "semantic": ("recall@10", 0.0),
-        "hybrid": ("recall@10", 0.0),
+        "lexical": ("recall@10", 0.25),  # 0.2784
+        "semantic": ("recall@10", 0.81),  # 0.8299
+        "hybrid": ("recall@10", 0.81),  # 0.8351
     },
 }
+# The relevance cut-off, judged as the set it keeps against the labels (F1).
+CUTOFF_FLOORS = {"finnl": 0.30, "reuters": 0.54}  # 0.3293, 0.5616
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +82,21 @@ def test_retrieval_floors(reports: dict[str, dict[str, Any]], name: str) -> None
     modes = reports[name]["modes"]
     for mode, (metric, floor) in FLOORS[name].items():
         assert modes[mode][metric] >= floor, (name, mode, metric, modes[mode])
+
+
+@pytest.mark.parametrize("name", list(CUTOFF_FLOORS))
+def test_cutoff_keeps_the_topic(reports: dict[str, dict[str, Any]], name: str) -> None:
+    hybrid = reports[name]["modes"]["hybrid"]
+    assert hybrid["cutoff_f1"] >= CUTOFF_FLOORS[name], (name, hybrid)
+
+
+def test_fusion_beats_both_retrievers_where_measured(reports: dict[str, dict[str, Any]]) -> None:
+    # On the 400-document Reuters gate subset BM25 alone wins (0.797 vs 0.761 nDCG@10);
+    # on the full Reuters test split fusion wins (bench/retrieval.md). Not gated there.
+    for name in ("disc", "finnl", "wmt"):
+        modes = reports[name]["modes"]
+        metric = FLOORS[name]["hybrid"][0]
+        assert modes["hybrid"][metric] >= max(modes["lexical"][metric], modes["semantic"][metric])
 
 
 def test_cross_lingual_recall_goal(reports: dict[str, dict[str, Any]]) -> None:

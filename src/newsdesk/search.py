@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Protocol
 
@@ -284,14 +284,11 @@ class Searcher:
     def rank(self, found: Candidates) -> list[Ranked]:
         """Fused ranking of the relevant candidates, best first."""
         params = self.policy.fusion
+        # One retriever alone: its own scores order the results (its cut-off still applies).
         if found.mode == "lexical":
-            params = FusionParams(
-                method="convex", semantic_weight=0.0, lexical_floor=params.lexical_floor
-            )
+            params = replace(params, method="convex", semantic_weight=0.0)
         elif found.mode == "semantic":
-            params = FusionParams(
-                method="convex", semantic_weight=1.0, semantic_floor=params.semantic_floor
-            )
+            params = replace(params, method="convex", semantic_weight=1.0)
         return cutoff(fuse(found.lexical, found.semantic, params, found.feedback), params)
 
     def search(self, request: SearchRequest) -> SearchResults:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from newsdesk.engine import Engine
@@ -119,17 +119,11 @@ def ranking(run: QueryRun, mode: str, params: FusionParams) -> tuple[list[str], 
     """(ranked story ids, the relevant set kept by the cut-off) for one mode."""
     lexical = run.lexical if mode != "semantic" else []
     semantic = run.semantic if mode != "lexical" else []
+    # One retriever alone: its own scores order the results (its cut-off still applies).
     if mode == "lexical":
-        params = FusionParams(
-            method="convex", semantic_weight=0.0, lexical_floor=params.lexical_floor
-        )
+        params = replace(params, method="convex", semantic_weight=0.0)
     elif mode == "semantic":
-        params = FusionParams(
-            method="convex",
-            semantic_weight=1.0,
-            semantic_floor=params.semantic_floor,
-            semantic_ratio=params.semantic_ratio,
-        )
+        params = replace(params, method="convex", semantic_weight=1.0)
     feedback = run.feedback if mode == "hybrid" else []
     fused: list[Ranked] = fuse(lexical, semantic, params, feedback)
     kept = cutoff(fused, params)
