@@ -29,6 +29,7 @@ import itertools
 import json
 import resource
 import statistics
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,13 +150,13 @@ def build(engine: Engine, n: int, home: Path) -> dict[str, float]:
         )
         attempted += want
         state_file.write_text(json.dumps({"attempted": attempted}))
-        print(f"ingested: {engine.store.count_documents()} documents", flush=True)
+        print(f"ingested: {engine.store.count_documents()} documents", file=sys.stderr)
     info["ingest_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     engine.rebuild_index()
     info["lexical_rebuild_s"] = time.perf_counter() - t0
-    print(f"lexical index rebuilt in {info['lexical_rebuild_s']:.1f}s", flush=True)
+    print(f"lexical index rebuilt in {info['lexical_rebuild_s']:.1f}s", file=sys.stderr)
 
     assert engine.vectors is not None
     if engine.status()["embedded"] >= engine.store.count_documents():
@@ -174,7 +175,7 @@ def build(engine: Engine, n: int, home: Path) -> dict[str, float]:
         for r, v in zip(batch, vecs, strict=True):
             by_base[r.id] = v.astype(np.float16)
         if start % 10240 == 0:
-            print(f"  embedded {start + len(batch)}/{len(originals)}", flush=True)
+            print(f"  embedded {start + len(batch)}/{len(originals)}", file=sys.stderr)
     info["embed_distinct_s"] = time.perf_counter() - t0
     info["distinct"] = len(originals)
     out = []
@@ -190,7 +191,7 @@ def build(engine: Engine, n: int, home: Path) -> dict[str, float]:
     print(
         f"embedded {len(originals)} distinct texts in {info['embed_distinct_s']:.0f}s, "
         f"{len(out)} vectors stored",
-        flush=True,
+        file=sys.stderr,
     )
     return info
 
