@@ -91,8 +91,9 @@ def fake_server() -> Iterator[FakeServer]:
     server = FakeServer()
     server.thread.start()
     yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    if server.thread.is_alive():
+        server.httpd.shutdown()
+        server.httpd.server_close()
 
 
 def test_http_embedder_against_a_local_server(fake_server: FakeServer) -> None:
@@ -146,6 +147,13 @@ def test_engine_searches_with_the_http_embedder(fake_server: FakeServer, tmp_pat
         results = engine.search(SearchRequest(query="稀土出口", mode="semantic", sort="relevance"))
         assert results.retrieval == "semantic"
         assert results.hits[0].document.id == "a"
+        # The server goes away: search still answers, by words, and says so.
+        fake_server.httpd.shutdown()
+        fake_server.httpd.server_close()
+        for mode in ("hybrid", "semantic"):
+            down = engine.search(SearchRequest(query="稀土", mode=mode))
+            assert down.retrieval == "lexical"
+            assert [h.document.id for h in down.hits] == ["a"]
 
 
 def test_unknown_embedder_is_a_config_error(tmp_path: Path) -> None:

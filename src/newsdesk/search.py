@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from newsdesk.errors import InputError
+from newsdesk.errors import BackendUnavailable, InputError
 from newsdesk.index.lexical import LexicalHit, LexicalQuery
 from newsdesk.index.vectors import VectorFilter, VectorHit
 from newsdesk.models import Document, DuplicateRef, Hit, SearchResults, Summary
@@ -227,7 +227,14 @@ class Searcher:
         semantic: list[tuple[str, float]] = []
         feedback: list[tuple[str, float]] = []
         if mode != "lexical" and self.vectors is not None:
-            qvec = self.vectors.embed_query(parsed.semantic_text)
+            try:
+                qvec = self.vectors.embed_query(parsed.semantic_text)
+            except BackendUnavailable:
+                # An embedding server that is down must not take search down with it:
+                # answer by words, and say so in ``retrieval``.
+                if mode == "semantic":
+                    lexical = [(h.id, h.score) for h in self.lexical.search(q, limit)]
+                return Candidates(lexical, [], "lexical")
             rows = [qvec]
             if mode == "hybrid":
                 moved = self._feedback_vector(self.vectors, qvec, parsed.semantic_text, lexical)
