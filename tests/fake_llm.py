@@ -93,12 +93,20 @@ class FakeLLM:
                     fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                self._counted = True
                 try:
                     if self.path != "/v1/chat/completions":
                         self._send(404, {"error": {"message": "no such route"}})
                         return
                     fake._answer(self, body)
                 finally:
+                    self._done()
+
+            def _done(self) -> None:
+                # Leave the count before the answer is written: once the client has
+                # it, its next request may arrive before this thread runs again.
+                if getattr(self, "_counted", False):
+                    self._counted = False
                     with fake._lock:
                         fake.in_flight -= 1
 
@@ -106,6 +114,7 @@ class FakeLLM:
                 self, status: int, payload: Any, headers: dict[str, str] | None = None
             ) -> None:
                 data = json.dumps(payload, ensure_ascii=False).encode()
+                self._done()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

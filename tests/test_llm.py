@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -378,6 +379,12 @@ def test_summarize_cli_caches_keeps_extractive_on_failure_and_shows_llm(
 
 def test_summarize_cli_query_concurrency_and_errors(ingested: Path, llm: FakeLLM) -> None:
     home = ingested
+    # Earlier tests' slow requests (their clients gave up) may still be sleeping in the
+    # shared server; count only this test's.
+    deadline = time.monotonic() + 10
+    while llm.in_flight and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert llm.in_flight == 0
     llm.max_in_flight = 0
     out = json.loads(
         _cli(

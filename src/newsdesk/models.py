@@ -175,6 +175,7 @@ class IngestReport:
 
     results: list[IngestResult] = field(default_factory=list)
     indexed: int = 0
+    embedded: int = 0
     # True when another process held the index to the end: stored documents not yet
     # searchable are indexed by the next catch-up (any engine does one on opening).
     index_deferred: bool = False
@@ -209,6 +210,8 @@ class Hit:
     duplicates: tuple[DuplicateRef, ...] = ()
     summary: Summary | None = None
     snippet: str = ""
+    # (start, end) character offsets of the query's words inside ``snippet``.
+    highlights: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,3 +222,5 @@ class SearchResults:
     sort: str = "newest"
     # Publish times of every relevant story (not only this page), for the timeline.
     published: tuple[datetime | None, ...] = ()
+    # How the results were retrieved: hybrid, lexical, semantic or browse (no query).
+    retrieval: str = "lexical"

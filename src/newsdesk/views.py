@@ -38,6 +38,8 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "score": round(hit.score, 4),
         "duplicates": [duplicate_json(d) for d in hit.duplicates],
         "summary": summary_json(hit.summary),
+        "snippet": hit.snippet,
+        "snippet_highlights": [list(span) for span in hit.highlights],
     }
 
 
@@ -46,6 +48,7 @@ def search_json(results: SearchResults) -> dict[str, Any]:
         "query": results.query,
         "total": results.total,
         "sort": results.sort,
+        "retrieval": results.retrieval,
         "results": [hit_json(h) for h in results.hits],
         "timeline": timeline(results.published),
     }
@@ -132,6 +135,7 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
         "counts": report.counts,
         "indexed": report.indexed,
         "index_deferred": report.index_deferred,
+        "embedded": report.embedded,
         "accepted": [
             {"origin": r.origin, "id": r.doc_id, "outcome": r.outcome}
             for r in report.results

@@ -15,7 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from newsdesk import __version__
-from newsdesk.cli import eval_dedupe, eval_summaries, evaluate, feeds
+from newsdesk.cli import embed as embed_cmd
+from newsdesk.cli import eval_dedupe, eval_retrieval, eval_summaries, evaluate, feeds
 from newsdesk.cli import summarize as summarize_cmd
 from newsdesk.cli._common import (
     CONTEXT,
@@ -26,7 +27,7 @@ from newsdesk.cli._common import (
     print_json,
     progress_bar,
 )
-from newsdesk.config import SORTS, Settings
+from newsdesk.config import SEARCH_MODES, SORTS, Settings
 from newsdesk.engine import Engine, open_engine
 from newsdesk.models import Hit, IngestReport, IngestResult, Summary
 from newsdesk.search import SearchRequest
@@ -53,9 +54,10 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
 
 
 # -- ingest ------------------------------------------------------------------------------
-def _run_ingest(engine: Engine, paths: list[str] | None) -> IngestReport:
+def _run_ingest(engine: Engine, paths: list[str] | None, defer: bool = False) -> IngestReport:
     with progress_bar(auto_refresh=False) as progress:
         task = progress.add_task("ingesting", total=None)
+        embedding = progress.add_task("embedding", total=None, visible=False)
         last = 0.0
 
         def tick(result: IngestResult) -> None:
@@ -66,9 +68,12 @@ def _run_ingest(engine: Engine, paths: list[str] | None) -> IngestReport:
                 progress.refresh()
                 last = now
 
+        def tick_embed(n: int) -> None:
+            progress.update(embedding, visible=True, advance=n)
+
         if paths is None:
-            return engine.ingest_sample(tick)
-        return engine.ingest_inputs(paths, tick)
+            return engine.ingest_sample(tick, defer_embeddings=defer, embed_progress=tick_embed)
+        return engine.ingest_inputs(paths, tick, defer_embeddings=defer, embed_progress=tick_embed)
 
 
 def _report_table(report: IngestReport) -> Table:
@@ -78,6 +83,7 @@ def _report_table(report: IngestReport) -> Table:
     for outcome, count in report.counts.items():
         table.add_row(outcome, str(count))
     table.add_row("indexed", str(report.indexed))
+    table.add_row("embedded", str(report.embedded))
     return table
 
 
@@ -119,9 +125,20 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every failed or skipped input (origin, reason) to this JSONL file.",
 )
+@click.option(
+    "--defer-embeddings",
+    is_flag=True,
+    help="Skip embedding (for bulk loads); run `newsdesk embed` later. Lexical search works.",
+)
 @click.pass_obj
 @handle_errors
-def ingest(state: State, paths: tuple[str, ...], as_json: bool, failures: Path | None) -> None:
+def ingest(
+    state: State,
+    paths: tuple[str, ...],
+    as_json: bool,
+    failures: Path | None,
+    defer_embeddings: bool,
+) -> None:
     """Ingest files, folders and URLs: JSONL (one document per line), HTML, text,
     Markdown, PDF; an http(s) URL is fetched, a page read as an article and a feed
     (RSS, Atom, JSON Feed) as its items.
@@ -132,7 +149,7 @@ def ingest(state: State, paths: tuple[str, ...], as_json: bool, failures: Path |
     their line number and the rest are ingested.
     """
     with open_engine(state.settings()) as engine:
-        report = _run_ingest(engine, list(paths))
+        report = _run_ingest(engine, list(paths), defer_embeddings)
     _report(report, as_json, failures)
 
 
@@ -169,6 +186,12 @@ def _print_hit(i: int, hit: Hit) -> None:
             d.source or d.id for d in hit.duplicates
         )
     out.print(Text(meta, style="dim"))
+    if hit.snippet:
+        line = Text("   ")
+        line.append(hit.snippet, style="italic")
+        for start, end in hit.highlights:
+            line.stylize("bold yellow", 3 + start, 3 + end)
+        out.print(line)
     _print_summary(hit.summary, indent="   ")
     out.print()
 
@@ -188,6 +211,12 @@ def _print_hit(i: int, hit: Hit) -> None:
 @click.option("--lang", "langs", multiple=True, help="Only this language (zh, en); repeatable.")
 @click.option("--source", "sources", multiple=True, help="Only this source; repeatable.")
 @click.option("--category", "categories", multiple=True, help="Only this category; repeatable.")
+@click.option(
+    "--mode",
+    type=click.Choice(SEARCH_MODES),
+    default=None,
+    help="hybrid: words and meaning (default); lexical: words only; semantic: meaning only.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.pass_obj
 @handle_errors
@@ -202,9 +231,15 @@ def search(
     langs: tuple[str, ...],
     sources: tuple[str, ...],
     categories: tuple[str, ...],
+    mode: str | None,
     as_json: bool,
 ) -> None:
-    """Search for QUERY (Chinese or English). Supports "exact phrases", -excluded, OR."""
+    """Search for QUERY (Chinese or English). Supports "exact phrases", -excluded, OR.
+
+    Finds documents by their words (BM25) and by their meaning (embeddings), so an
+    English query also finds Chinese articles; only documents about the query are
+    listed, newest first unless --sort relevance.
+    """
     settings = state.settings()
     request = SearchRequest(
         query=query,
@@ -216,13 +251,17 @@ def search(
         langs=langs,
         sources=sources,
         categories=categories,
+        mode=mode or "",
     )
     with open_engine(settings) as engine:
         results = engine.search(request)
     if as_json:
         print_json(search_json(results))
         return
-    err.print(f"{results.total} relevant result(s) for {query!r}, sorted by {results.sort}")
+    err.print(
+        f"{results.total} relevant result(s) for {query!r}, sorted by {results.sort}"
+        f" ({results.retrieval} retrieval)"
+    )
     for i, hit in enumerate(results.hits, start=1 + offset):
         _print_hit(i, hit)
 
@@ -363,6 +402,8 @@ evaluate.eval_group.add_command(eval_summaries.eval_summaries)
 cli.add_command(summarize_cmd.summarize)
 cli.add_command(feeds.feeds_group)
 evaluate.eval_group.add_command(eval_dedupe.eval_dedupe)
+cli.add_command(embed_cmd.embed)
+evaluate.eval_group.add_command(eval_retrieval.retrieval)
 
 
 def main() -> None:

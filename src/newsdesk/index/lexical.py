@@ -255,6 +255,26 @@ class LexicalIndex:
             hits.append(LexicalHit(id=doc["id"][0], score=float(score)))
         return hits
 
+    def matching(self, query: LexicalQuery, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` that satisfy the query's phrases, exclusions and filters.
+
+        The query's plain terms are not required: this vets documents another
+        retriever found by meaning.
+        """
+        if not ids:
+            return set()
+        occ = tantivy.Occur
+        clauses: list[tuple[Any, Any]] = [(occ.Must, self._field_query("id", list(ids)))]
+        if query.phrases:
+            clauses.append((occ.Must, self.build(LexicalQuery(phrases=query.phrases))))
+        for term in query.excluded:
+            for f in ("title", "body"):
+                clauses.append((occ.MustNot, tantivy.Query.term_query(self._schema, f, term)))
+        clauses.extend(self._filters(query))
+        searcher = self._index.searcher()
+        result = searcher.search(tantivy.Query.boolean_query(clauses), len(ids), count=False)
+        return {searcher.doc(a)["id"][0] for _, a in result.hits}
+
     def browse(self, query: LexicalQuery, limit: int) -> list[LexicalHit]:
         """Newest documents matching only the filters of ``query`` (its terms are ignored)."""
         clauses = [(tantivy.Occur.Must, tantivy.Query.all_query()), *self._filters(query)]

@@ -92,4 +92,15 @@ MIGRATIONS: tuple[str, ...] = (
         last_error     TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 4: document embeddings for the vector index. Stored beside the documents so that
+    # vectors and the watermark move in one transaction, and a rebuild of the in-memory
+    # index never re-embeds; ``rev`` is the document revision the vector was made from.
+    """
+    CREATE TABLE embeddings (
+        doc_id  TEXT PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+        rev     INTEGER NOT NULL,
+        vector  BLOB NOT NULL
+    );
+    CREATE INDEX embeddings_rev ON embeddings(rev);
+    """,
 )

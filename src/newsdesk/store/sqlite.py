@@ -71,6 +71,19 @@ class SummaryFailure:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class VectorRow:
+    """A stored embedding with the filterable fields of its document."""
+
+    id: str
+    rev: int
+    vector: bytes
+    published_ts: int | None
+    lang: str
+    source: str
+    category: str
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -316,7 +329,60 @@ class SQLiteStore:
                 (name, rev, json.dumps(params, sort_keys=True)),
             )
 
+    def put_embeddings(
+        self, name: str, rows: Sequence[tuple[str, int, bytes]], rev: int, params: dict[str, Any]
+    ) -> None:
+        """Store (doc id, doc rev, vector) rows and move index ``name`` to ``rev``, atomically."""
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (doc_id, rev, vector) VALUES (?, ?, ?)", rows
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO index_state (name, rev, params) VALUES (?, ?, ?)",
+                (name, rev, json.dumps(params, sort_keys=True)),
+            )
+
+    def clear_embeddings(self, name: str, params: dict[str, Any]) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM embeddings")
+            conn.execute(
+                "INSERT OR REPLACE INTO index_state (name, rev, params) VALUES (?, ?, ?)",
+                (name, 0, json.dumps(params, sort_keys=True)),
+            )
+
     # -- reads -------------------------------------------------------------------------
+    def count_embedded(self) -> int:
+        """Documents whose stored vector was made from their present revision."""
+        return int(
+            self._conn()
+            .execute(
+                "SELECT COUNT(*) FROM embeddings e JOIN documents d ON d.id = e.doc_id"
+                " AND d.rev = e.rev"
+            )
+            .fetchone()[0]
+        )
+
+    def embedding_rows(self, after_rev: int, limit: int = 5000) -> list[VectorRow]:
+        """Current vectors made after ``after_rev``, oldest first, with document fields."""
+        rows = self._conn().execute(
+            "SELECT e.doc_id, e.rev, e.vector, d.published_ts, d.lang, d.source, d.category"
+            " FROM embeddings e JOIN documents d ON d.id = e.doc_id AND d.rev = e.rev"
+            " WHERE e.rev > ? ORDER BY e.rev LIMIT ?",
+            (after_rev, limit),
+        )
+        return [
+            VectorRow(
+                id=r["doc_id"],
+                rev=int(r["rev"]),
+                vector=r["vector"],
+                published_ts=r["published_ts"],
+                lang=r["lang"],
+                source=r["source"],
+                category=r["category"],
+            )
+            for r in rows
+        ]
+
     def index_state(self, name: str) -> tuple[int, dict[str, Any]] | None:
         row = (
             self._conn()

@@ -1,0 +1,126 @@
+"""Fusion of the lexical and semantic rankings, and the relevance cut-off; pure functions.
+
+They take candidate lists (best first, with their raw scores) and know nothing about
+where they came from, so any lexical or vector backend fits. Three lists may take
+part: BM25 hits, the nearest documents to the query's embedding, and the nearest to
+the *feedback* vector (the query's embedding moved towards its best lexical hits,
+which says what a short topic word means in this collection).
+
+Fusion methods (``Settings.fusion``):
+
+- ``rrf``: weighted reciprocal rank fusion, ``sum w / (k + rank)`` over the lists a
+  document is in. Scale-free and robust; the default.
+- ``convex``: a weighted sum of the BM25 score relative to the query's best and the
+  cosine similarity above the semantic floor (kept for comparison: best on Reuters,
+  far behind on FinNL and the cross-lingual set).
+
+The cut-off decides which documents are *about* the query, independent of their
+order: a document is kept when its BM25 score is at least ``lexical_floor`` times the
+best one, or its cosine similarity to the query reaches ``semantic_floor`` and
+``semantic_ratio`` times the best, or its similarity to the feedback vector reaches
+``feedback_floor`` and ``feedback_ratio`` times the best. The absolute floors drop
+what is close to nothing; the ratios adapt to how close the best match is, so a
+specific question keeps few documents and a broad topic many.
+
+Every constant was chosen by measurement: ``bench/tune_fusion.py`` sweeps them on the
+shared evaluation sets, ``bench/retrieval.md`` records the runs and the choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+FUSIONS = ("rrf", "convex")
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A candidate with its fused score and what each retriever said about it."""
+
+    id: str
+    score: float
+    lexical: float | None = None
+    semantic: float | None = None
+    feedback: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FusionParams:
+    method: str = "rrf"
+    rrf_k: float = 2.0
+    semantic_weight: float = 0.85
+    lexical_floor: float = 0.3
+    semantic_floor: float = 0.2
+    semantic_ratio: float = 0.8
+    feedback_weight: float = 0.5
+    feedback_floor: float = 0.3
+    feedback_ratio: float = 0.6
+
+
+def _merge(*lists: Sequence[tuple[str, float]]) -> dict[str, list[float | None]]:
+    merged: dict[str, list[float | None]] = {}
+    for i, items in enumerate(lists):
+        for doc_id, score in items:
+            merged.setdefault(doc_id, [None] * len(lists))[i] = score
+    return merged
+
+
+def fuse(
+    lexical: Sequence[tuple[str, float]],
+    semantic: Sequence[tuple[str, float]],
+    params: FusionParams,
+    feedback: Sequence[tuple[str, float]] = (),
+) -> list[Ranked]:
+    """One ranking from the lists (each best first); ties keep lexical order first.
+
+    ``feedback`` is a second semantic list, from the query vector moved towards
+    its best lexical hits; it counts with ``feedback_weight`` in RRF.
+    """
+    both = _merge(lexical, semantic, feedback)
+    scores: dict[str, float] = {}
+    if params.method == "rrf":
+        w_sem = params.semantic_weight
+        for rank, (doc_id, _) in enumerate(lexical, start=1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + (1 - w_sem) / (params.rrf_k + rank)
+        for rank, (doc_id, _) in enumerate(semantic, start=1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + w_sem / (params.rrf_k + rank)
+        w_fb = params.feedback_weight
+        for rank, (doc_id, _) in enumerate(feedback if w_fb > 0 else (), start=1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + w_fb / (params.rrf_k + rank)
+        # RRF scores are tiny; scale so the best possible score is 1 for readability.
+        scale = params.rrf_k + 1
+        scores = {k: v * scale for k, v in scores.items()}
+    elif params.method == "convex":
+        top_lex = max((s for _, s in lexical), default=0.0)
+        floor = params.semantic_floor
+        for doc_id, (lex, sem, _) in both.items():
+            lex_part = lex / top_lex if lex is not None and top_lex > 0 else 0.0
+            sem_part = max(0.0, (sem - floor) / (1 - floor)) if sem is not None else 0.0
+            scores[doc_id] = (
+                1 - params.semantic_weight
+            ) * lex_part + params.semantic_weight * sem_part
+    else:
+        raise ValueError(f"unknown fusion method {params.method!r}")
+    order = {doc_id: i for i, doc_id in enumerate(both)}
+    ranked = sorted(both, key=lambda d: (-scores.get(d, 0.0), order[d]))
+    return [Ranked(d, scores.get(d, 0.0), *both[d]) for d in ranked]
+
+
+def cutoff(ranked: Sequence[Ranked], params: FusionParams) -> list[Ranked]:
+    """The candidates that are about the query (order kept)."""
+    top_lex = max((r.lexical for r in ranked if r.lexical is not None), default=0.0)
+    top_sem = max((r.semantic for r in ranked if r.semantic is not None), default=0.0)
+    sem_floor = max(params.semantic_floor, params.semantic_ratio * top_sem)
+    top_fb = max((r.feedback for r in ranked if r.feedback is not None), default=0.0)
+    fb_floor = max(params.feedback_floor, params.feedback_ratio * top_fb)
+    kept = []
+    for r in ranked:
+        lex_ok = (
+            r.lexical is not None and top_lex > 0 and r.lexical >= params.lexical_floor * top_lex
+        )
+        sem_ok = r.semantic is not None and r.semantic >= sem_floor
+        fb_ok = r.feedback is not None and r.feedback >= fb_floor
+        if lex_ok or sem_ok or fb_ok:
+            kept.append(r)
+    return kept

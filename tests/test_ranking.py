@@ -1,0 +1,98 @@
+"""Fusion, cut-off and snippets: pure functions checked against hand-computed values."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsdesk.evaluation.metrics import ndcg_at, precision_at, recall_at, set_f1
+from newsdesk.models import Document, Paragraph
+from newsdesk.ranking import FusionParams, cutoff, fuse
+from newsdesk.snippets import make_snippet
+
+LEX = [("a", 10.0), ("b", 6.0), ("c", 2.0)]
+SEM = [("b", 0.60), ("d", 0.50), ("a", 0.20)]
+FB = [("d", 0.70), ("e", 0.50)]
+
+
+def test_rrf_matches_the_formula() -> None:
+    p = FusionParams(method="rrf", rrf_k=2, semantic_weight=0.75, feedback_weight=0.5)
+    ranked = fuse(LEX, SEM, p, FB)
+    expected = {
+        "a": 0.25 / 3 + 0.75 / 5,
+        "b": 0.25 / 4 + 0.75 / 3,
+        "c": 0.25 / 5,
+        "d": 0.75 / 4 + 0.5 / 3,
+        "e": 0.5 / 4,
+    }
+    scale = p.rrf_k + 1
+    assert [r.id for r in ranked] == sorted(expected, key=lambda d: -expected[d])
+    for r in ranked:
+        assert r.score == pytest.approx(expected[r.id] * scale)
+    b = next(r for r in ranked if r.id == "b")
+    assert (b.lexical, b.semantic, b.feedback) == (6.0, 0.60, None)
+
+
+def test_convex_and_single_lists() -> None:
+    p = FusionParams(method="convex", semantic_weight=0.5, semantic_floor=0.2)
+    ranked = {r.id: r.score for r in fuse(LEX, SEM, p)}
+    assert ranked["a"] == pytest.approx(0.5 * 1.0 + 0.5 * 0.0)
+    assert ranked["b"] == pytest.approx(0.5 * 0.6 + 0.5 * (0.4 / 0.8))
+    assert ranked["d"] == pytest.approx(0.5 * (0.3 / 0.8))
+    assert [r.id for r in fuse(LEX, [], FusionParams())] == ["a", "b", "c"]
+    assert fuse([], [], FusionParams()) == []
+    with pytest.raises(ValueError):
+        fuse(LEX, SEM, FusionParams(method="max"))
+
+
+def test_cutoff_keeps_what_any_signal_vouches_for() -> None:
+    p = FusionParams(
+        lexical_floor=0.5,
+        semantic_floor=0.3,
+        semantic_ratio=0.8,
+        feedback_floor=0.3,
+        feedback_ratio=0.8,
+    )
+    kept = {r.id for r in cutoff(fuse(LEX, SEM, p, FB), p)}
+    # a, b: BM25 >= 5; b: cos 0.6 >= max(0.3, 0.48); d: feedback 0.7; c, e: nothing.
+    assert kept == {"a", "b", "d"}
+    strict = FusionParams(lexical_floor=0.9, semantic_floor=0.65, feedback_floor=1.0)
+    assert {r.id for r in cutoff(fuse(LEX, SEM, strict, FB), strict)} == {"a"}
+
+
+def test_metrics() -> None:
+    ranked = ["x", "r1", "y", "r2"]
+    assert recall_at(ranked, {"r1", "r2", "r3"}, 2) == pytest.approx(1 / 3)
+    assert precision_at(ranked, {"r1", "r2"}, 4) == 0.5
+    ideal = 1 + 1 / 1.5849625
+    assert ndcg_at(ranked, {"r1", "r2"}, 10) == pytest.approx(
+        (1 / 1.5849625 + 1 / 2.3219281) / ideal
+    )
+    assert ndcg_at(["r1"], {"r1"}, 10) == 1.0
+    assert set_f1({"a", "b"}, {"b", "c"}) == (0.5, 0.5, 0.5)
+    assert set_f1(set(), {"a"}) == (0.0, 0.0, 0.0)
+
+
+def _doc(*paragraphs: str) -> Document:
+    return Document(
+        id="d",
+        title="t",
+        paragraphs=tuple(Paragraph(i, t) for i, t in enumerate(paragraphs, 1)),
+    )
+
+
+def test_snippet_windows_and_offsets() -> None:
+    doc = _doc(
+        "开头一段与主题无关。" * 3,
+        "前文" * 40 + "商务部宣布稀土出口管制措施，稀土价格随即上涨。" + "后文" * 40,
+    )
+    snip = make_snippet(doc, ["稀土", "管制"], width=60)
+    assert snip.text.startswith("…") and snip.text.endswith("…")
+    assert [snip.text[s:e] for s, e in snip.highlights] == ["稀土", "管制", "稀土"]
+    english = make_snippet(
+        _doc("China Controls rare-earth exports; controlled items."), ["control"]
+    )
+    assert [english.text[s:e] for s, e in english.highlights] == ["Controls", "controlled"]
+    # No query word in the text (found by meaning): the lead, no highlights.
+    lead = make_snippet(_doc("甲" * 300), ["稀土"], width=100)
+    assert lead.text == "甲" * 100 + "…" and lead.highlights == ()
+    assert make_snippet(_doc("短文"), []).text == "短文"
