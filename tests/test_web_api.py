@@ -283,3 +283,14 @@ def test_follow_poll_and_drop_a_feed(writable: LiveServer, site: _Site) -> None:
     assert httpx.get(writable.url + "/api/v1/feeds").json()["feeds"] == []
     again = httpx.delete(writable.url + "/api/v1/feeds", params={"url": feed_url}, headers=_auth())
     assert again.status_code == 404 and again.json()["error"]["code"] == "not_found"
+
+
+def test_snippet_highlights_are_marked_and_escaped(live_server: LiveServer) -> None:
+    api = httpx.get(live_server.url + "/api/v1/search", params={"q": "稀土"}).json()
+    marked = [h["snippet"][a:b] for h in api["results"] for a, b in h["snippet_highlights"]]
+    assert marked and all("稀土" in m for m in marked)
+    page = httpx.get(live_server.url + "/", params={"q": "稀土"}).text
+    assert page.count("<mark>") >= len(api["results"]) >= 1
+    assert "<mark>稀土</mark>" in page
+    hostile = httpx.get(live_server.url + "/", params={"q": "onerror"}).text
+    assert "<img src=x onerror" not in hostile

@@ -34,6 +34,23 @@ def _paragraph_text(doc: Document, n: int) -> str:
     return p.text if len(p.text) <= 280 else p.text[:277] + "…"
 
 
+def _marked(text: str, spans: tuple[tuple[int, int], ...]) -> list[tuple[str, bool]]:
+    """Split a snippet into (text, highlighted) runs; the template escapes each run."""
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in sorted(spans):
+        start, end = max(start, pos), min(end, len(text))
+        if start >= end:
+            continue
+        if start > pos:
+            out.append((text[pos:start], False))
+        out.append((text[start:end], True))
+        pos = end
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return out
+
+
 class Refresher:
     """Reload the index at most once a second so other processes' ingests appear."""
 
@@ -109,6 +126,7 @@ def register(app: FastAPI, engine: Engine, templates: Jinja2Templates) -> None:
     """Add the HTML pages and the Atom feed to ``app``."""
     templates.env.globals["fmt_time"] = _fmt_time
     templates.env.globals["paragraph_text"] = _paragraph_text
+    templates.env.globals["marked"] = _marked
     refresh = Refresher(engine)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
