@@ -25,8 +25,7 @@ def summary_json(summary: Summary | None) -> dict[str, Any] | None:
     return summary.to_json() if summary is not None else None
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
-    doc = hit.document
+def _document_fields(doc: Document) -> dict[str, Any]:
     return {
         "id": doc.id,
         "title": doc.title,
@@ -35,6 +34,12 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "url": doc.url,
         "lang": doc.lang,
         "category": doc.category,
+    }
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return {
+        **_document_fields(hit.document),
         "score": round(hit.score, 4),
         "duplicates": [duplicate_json(d) for d in hit.duplicates],
         "summary": summary_json(hit.summary),
@@ -61,13 +66,7 @@ def document_json(
     summary_errors: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     return {
-        "id": doc.id,
-        "title": doc.title,
-        "source": doc.source,
-        "published_at": _time(doc.published_at),
-        "url": doc.url,
-        "lang": doc.lang,
-        "category": doc.category,
+        **_document_fields(doc),
         "story_id": doc.story_id,
         "paragraphs": [{"n": p.n, "text": p.text} for p in doc.paragraphs],
         "summary": summary_json(summary),

@@ -12,7 +12,6 @@ most central sentence of a sentence-similarity graph).
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +23,7 @@ from typing import Any
 from newsdesk.evaluation import data as ds
 from newsdesk.evaluation.rouge import RougeTotals, tokens
 from newsdesk.models import Document, Summary
-from newsdesk.summarize.extractive import LEAD_TITLE, ExtractiveSummarizer
+from newsdesk.summarize.extractive import LEAD_TITLE, ExtractiveSummarizer, textrank_scores
 from newsdesk.text import split_sentences
 
 VALIDITY_SOURCES: dict[str, Callable[[Path], Iterator[Document]]] = {
@@ -180,23 +179,8 @@ def textrank(doc: Document, damping: float = 0.85, iterations: int = 50) -> str:
     sentences = _sentences(doc)
     if len(sentences) <= 1:
         return sentences[0] if sentences else ""
-    toks = [set(tokens(s)) for s in sentences]
+    scores = textrank_scores([set(tokens(s)) for s in sentences], damping, iterations)
     n = len(sentences)
-    weights = [[0.0] * n for _ in range(n)]
-    for i in range(n):
-        for j in range(i + 1, n):
-            shared = len(toks[i] & toks[j])
-            denom = math.log(len(toks[i]) + 1) + math.log(len(toks[j]) + 1)
-            if shared and denom > 0:
-                weights[i][j] = weights[j][i] = shared / denom
-    out_sum = [sum(row) for row in weights]
-    scores = [1.0] * n
-    for _ in range(iterations):
-        scores = [
-            (1 - damping)
-            + damping * sum(weights[j][i] / out_sum[j] * scores[j] for j in range(n) if out_sum[j])
-            for i in range(n)
-        ]
     best = max(range(n), key=lambda i: (scores[i], -i))
     return sentences[best]
 

@@ -215,17 +215,16 @@ def _char_tokens(text: str) -> set[str]:
 _CHAR_TOKEN = re.compile(r"[\u3400-\u9fff]|[0-9a-z]+")
 
 
-def centrality(texts: list[str], damping: float = 0.85, iterations: int = 30) -> list[float]:
-    """TextRank scores (max 1): PageRank over similarity |shared| / (log|a| + log|b|)."""
-    n = len(texts)
-    if n <= 1:
-        return [1.0] * n
-    toks = [_char_tokens(t) for t in texts]
+def textrank_scores(
+    token_sets: list[set[str]], damping: float = 0.85, iterations: int = 30
+) -> list[float]:
+    """PageRank over sentence similarity |shared| / (log|a| + log|b|) (TextRank)."""
+    n = len(token_sets)
     weights = [[0.0] * n for _ in range(n)]
     for i in range(n):
         for j in range(i + 1, n):
-            shared = len(toks[i] & toks[j])
-            denom = math.log(len(toks[i]) + 1) + math.log(len(toks[j]) + 1)
+            shared = len(token_sets[i] & token_sets[j])
+            denom = math.log(len(token_sets[i]) + 1) + math.log(len(token_sets[j]) + 1)
             if shared and denom > 0:
                 weights[i][j] = weights[j][i] = shared / denom
     totals = [sum(row) for row in weights]
@@ -236,6 +235,14 @@ def centrality(texts: list[str], damping: float = 0.85, iterations: int = 30) ->
             + damping * sum(weights[j][i] / totals[j] * scores[j] for j in range(n) if totals[j])
             for i in range(n)
         ]
+    return scores
+
+
+def centrality(texts: list[str], damping: float = 0.85, iterations: int = 30) -> list[float]:
+    """TextRank scores of ``texts`` scaled so the most central is 1."""
+    if len(texts) <= 1:
+        return [1.0] * len(texts)
+    scores = textrank_scores([_char_tokens(t) for t in texts], damping, iterations)
     top = max(scores)
     return [s / top for s in scores]
 
