@@ -9,10 +9,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -46,10 +45,13 @@ from newsdesk.ingest.sources import SourceProblem, is_url, url_records
 from newsdesk.models import (
     Document,
     DuplicateRef,
+    FeedPoll,
     IngestReport,
     IngestResult,
     Outcome,
     SearchResults,
+    SummarizeReport,
+    SummarizeResult,
     Summary,
 )
 from newsdesk.pipeline import Heavy, Pending, Preparer, auto_workers, compute
@@ -139,67 +141,6 @@ def build_summarizer(settings: Settings) -> Summarizer:
     Always the offline extractive one: LLM summaries are made later by ``summarize``.
     """
     return _extractive(settings, "")
-
-
-@dataclass(frozen=True, slots=True)
-class SummarizeResult:
-    """The outcome of summarizing one document: a value, never an exception."""
-
-    doc_id: str
-    outcome: str  # summarized | cached | failed | not_tried | missing
-    reason: str = ""
-    dropped: int = 0
-    repaired: int = 0
-
-
-@dataclass
-class SummarizeReport:
-    summarizer: str
-    language: str
-    model: str = ""
-    results: list[SummarizeResult] = field(default_factory=list)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        c = Counter(r.outcome for r in self.results)
-        return {k: c.get(k, 0) for k in ("summarized", "cached", "failed", "not_tried", "missing")}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "summarizer": self.summarizer,
-            "language": self.language,
-            "model": self.model,
-            "counts": self.counts,
-            "dropped_bullets": sum(r.dropped for r in self.results),
-            "repaired_bullets": sum(r.repaired for r in self.results),
-            "failures": [
-                {"id": r.doc_id, "outcome": r.outcome, "reason": r.reason}
-                for r in self.results
-                if r.outcome in ("failed", "not_tried", "missing")
-            ],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FeedPoll:
-    """What one poll of one feed did: ``ok``, ``not_modified``, ``error`` or ``backoff``."""
-
-    url: str
-    status: str
-    title: str = ""
-    items: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    error: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "status": self.status,
-            "title": self.title,
-            "items": self.items,
-            "counts": self.counts,
-            "error": self.error,
-        }
 
 
 def _utc_now() -> datetime:

@@ -224,3 +224,64 @@ class SearchResults:
     published: tuple[datetime | None, ...] = ()
     # How the results were retrieved: hybrid, lexical, semantic or browse (no query).
     retrieval: str = "lexical"
+
+
+@dataclass(frozen=True, slots=True)
+class SummarizeResult:
+    """The outcome of summarizing one document: a value, never an exception."""
+
+    doc_id: str
+    outcome: str  # summarized | cached | failed | not_tried | missing
+    reason: str = ""
+    dropped: int = 0
+    repaired: int = 0
+
+
+@dataclass
+class SummarizeReport:
+    summarizer: str
+    language: str
+    model: str = ""
+    results: list[SummarizeResult] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.outcome for r in self.results)
+        return {k: c.get(k, 0) for k in ("summarized", "cached", "failed", "not_tried", "missing")}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summarizer": self.summarizer,
+            "language": self.language,
+            "model": self.model,
+            "counts": self.counts,
+            "dropped_bullets": sum(r.dropped for r in self.results),
+            "repaired_bullets": sum(r.repaired for r in self.results),
+            "failures": [
+                {"id": r.doc_id, "outcome": r.outcome, "reason": r.reason}
+                for r in self.results
+                if r.outcome in ("failed", "not_tried", "missing")
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPoll:
+    """What one poll of one feed did: ``ok``, ``not_modified``, ``error`` or ``backoff``."""
+
+    url: str
+    status: str
+    title: str = ""
+    items: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "status": self.status,
+            "title": self.title,
+            "items": self.items,
+            "counts": self.counts,
+            "error": self.error,
+        }

@@ -11,9 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from newsdesk.cli._common import CONTEXT, State, err, handle_errors, out, print_json, progress_bar
-from newsdesk.engine import Engine, FeedPoll, open_engine
+from newsdesk.engine import Engine, open_engine
 from newsdesk.errors import InputError
-from newsdesk.models import IngestResult
+from newsdesk.models import FeedPoll, IngestResult
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

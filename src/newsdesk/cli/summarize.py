@@ -8,8 +8,9 @@ from rich.text import Text
 
 from newsdesk.cli._common import CONTEXT, State, err, handle_errors, print_json, progress_bar
 from newsdesk.config import LANGUAGE_CODE
-from newsdesk.engine import EXTRACTIVE_SUMMARIZER, SUMMARIZERS, SummarizeResult, open_engine
+from newsdesk.engine import EXTRACTIVE_SUMMARIZER, SUMMARIZERS, open_engine
 from newsdesk.errors import InputError
+from newsdesk.models import SummarizeResult
 
 
 @click.command("summarize", context_settings=CONTEXT)
