@@ -38,7 +38,8 @@ def test_ingest_search_show_status_json_contract(home: Path, tmp_path: Path) -> 
             "broken line",
         ],
     )
-    ingest = json.loads(run(home, "ingest", str(src), "--json").stdout)
+    # One line failed: the rest is ingested, and the exit status says so.
+    ingest = json.loads(run(home, "ingest", str(src), "--json", code=1).stdout)
     assert ingest["counts"]["accepted"] == 1 and ingest["counts"]["failed"] == 1
     assert ingest["problems"][0]["origin"].endswith("a.jsonl:2")
 
@@ -80,7 +81,7 @@ def test_ingest_search_show_status_json_contract(home: Path, tmp_path: Path) -> 
 def test_failures_file(home: Path, tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", ["nope", {"title": "t"}])
     out = tmp_path / "failures.jsonl"
-    run(home, "ingest", str(src), "--failures", str(out))
+    run(home, "ingest", str(src), "--failures", str(out), code=1)
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [x["origin"].rsplit(":", 1)[1] for x in lines] == ["1", "2"]
 

@@ -42,6 +42,18 @@ def writable(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
+def local_writable(tmp_path: Path) -> Iterator[LiveServer]:
+    """A writable server whose fetches may reach 127.0.0.1 (where the test sites are)."""
+    settings = load_settings(
+        home=tmp_path / "home",
+        overrides={"api_token": TOKEN, "fetch_allow_private": True},
+        environ={},
+    )
+    with open_engine(settings) as engine, LiveServer(engine) as server:
+        yield server
+
+
+@pytest.fixture
 def readonly(tmp_path: Path) -> Iterator[LiveServer]:
     settings = load_settings(home=tmp_path / "home", environ={})
     with open_engine(settings) as engine, LiveServer(engine) as server:
@@ -241,7 +253,8 @@ def site() -> Iterator[_Site]:
     s.close()
 
 
-def test_ingest_a_page_by_url(writable: LiveServer, site: _Site) -> None:
+def test_ingest_a_page_by_url(local_writable: LiveServer, site: _Site) -> None:
+    writable = local_writable
     r = httpx.post(
         writable.url + "/api/v1/ingest/url", json={"url": site.url + "/news/1"}, headers=_auth()
     )
@@ -266,7 +279,8 @@ def test_ingest_by_url_refuses_anything_but_http(writable: LiveServer, target: s
     assert r.status_code == 400
 
 
-def test_follow_poll_and_drop_a_feed(writable: LiveServer, site: _Site) -> None:
+def test_follow_poll_and_drop_a_feed(local_writable: LiveServer, site: _Site) -> None:
+    writable = local_writable
     feed_url = site.url + "/feed.xml"
     added = httpx.post(writable.url + "/api/v1/feeds", json={"url": feed_url}, headers=_auth())
     assert added.status_code == 200 and added.json()["added"] is True

@@ -11,7 +11,7 @@ from newsdesk.errors import ExtractionError, FetchError
 from newsdesk.ingest.encoding import charset_from_content_type, decode_bytes, looks_binary
 from newsdesk.ingest.feeds import looks_like_feed, parse_feed
 from newsdesk.ingest.fetch import Fetcher
-from newsdesk.ingest.normalize import RawRecord, split_text
+from newsdesk.ingest.normalize import RawRecord, record_key, split_text, superseded
 from newsdesk.ingest.pdf import PdfProblem, pdf_record
 from newsdesk.ingest.web import page_record
 
@@ -52,21 +52,41 @@ def _read_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _json_object(line: str) -> dict[str, object] | str:
+    """The JSON object on ``line``, or why there is none."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return "invalid JSON: nested too deeply"
+    if not isinstance(obj, dict):
+        return "line is not a JSON object"
+    return obj
+
+
 def _jsonl_records(path: Path, text: str) -> Iterator[RawRecord | SourceProblem]:
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    # A first pass finds documents named twice: the last line wins, and the earlier
+    # ones are reported as superseded rather than stored and then overwritten (which
+    # flipped the stored version on every run).
+    keys = []
+    for line in lines:
+        obj = _json_object(line) if line.strip() else ""
+        keys.append(record_key(obj) if isinstance(obj, dict) else "")
+    later = superseded(keys)
+    for index, line in enumerate(lines):
         if not line.strip():
             continue
-        origin = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield SourceProblem(origin, f"invalid JSON: {exc.msg} at column {exc.colno}")
+        origin = f"{path}:{index + 1}"
+        if index in later:
+            yield SourceProblem(
+                origin, f"superseded by line {later[index] + 1} (same id)", "skipped"
+            )
             continue
-        except RecursionError:
-            yield SourceProblem(origin, "invalid JSON: nested too deeply")
-            continue
-        if not isinstance(obj, dict):
-            yield SourceProblem(origin, "line is not a JSON object")
+        obj = _json_object(line)
+        if isinstance(obj, str):
+            yield SourceProblem(origin, obj)
             continue
         yield RawRecord(origin=origin, fields=obj)
 
