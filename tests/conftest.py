@@ -7,12 +7,13 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from starlette.types import ASGIApp
 
 from newsdesk import Engine, load_settings, open_engine
 from newsdesk.web.app import create_app
@@ -62,9 +63,11 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> None:
         self.port = _free_port()
-        app = create_app(engine.settings, engine)
+        app: ASGIApp = create_app(engine.settings, engine)
+        if wrap is not None:
+            app = wrap(app)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -75,9 +78,10 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 20
+        # A safety net only (a loaded machine may take long): the wait is on the condition.
+        deadline = time.monotonic() + 300
         while not self.server.started:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("server did not start")
             time.sleep(0.05)
         return self

@@ -107,9 +107,12 @@ MIGRATIONS: tuple[str, ...] = (
     # the lexical index has not applied yet (another process held its writer, or a
     # crash) is pending until an index catch-up applies it.
     """
+    -- ``rev`` is the deleted document's last revision: revisions keep growing past it,
+    -- so a document stored again is newer than every index watermark.
     CREATE TABLE deletions (
         seq            INTEGER PRIMARY KEY AUTOINCREMENT,
         doc_id         TEXT NOT NULL,
+        rev            INTEGER NOT NULL DEFAULT 0,
         title          TEXT NOT NULL DEFAULT '',
         url            TEXT NOT NULL DEFAULT '',
         content_hash   TEXT NOT NULL DEFAULT '',
@@ -117,6 +120,7 @@ MIGRATIONS: tuple[str, ...] = (
         index_pending  INTEGER NOT NULL DEFAULT 1
     );
     CREATE INDEX deletions_doc ON deletions(doc_id);
+    CREATE INDEX deletions_rev ON deletions(rev);
     CREATE INDEX deletions_pending ON deletions(index_pending) WHERE index_pending = 1;
     """,
 )

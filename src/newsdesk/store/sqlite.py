@@ -254,7 +254,10 @@ class SQLiteStore:
             if dup is not None:
                 return StoredOutcome("duplicate", doc.id, duplicate_of=dup["id"])
 
-            rev = conn.execute("SELECT COALESCE(MAX(rev), 0) + 1 FROM documents").fetchone()[0]
+            rev = conn.execute(
+                "SELECT MAX((SELECT COALESCE(MAX(rev), 0) FROM documents),"
+                " (SELECT COALESCE(MAX(rev), 0) FROM deletions)) + 1"
+            ).fetchone()[0]
             published = doc.published_at
             values = (
                 rev,
@@ -320,15 +323,15 @@ class SQLiteStore:
         with self._write() as conn:
             for doc_id in dict.fromkeys(ids):
                 row = conn.execute(
-                    "SELECT title, url, content_hash, story_id FROM documents WHERE id = ?",
+                    "SELECT rev, title, url, content_hash, story_id FROM documents WHERE id = ?",
                     (doc_id,),
                 ).fetchone()
                 if row is None:
                     continue
                 cur = conn.execute(
-                    "INSERT INTO deletions (doc_id, title, url, content_hash, deleted_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (doc_id, row["title"], row["url"], row["content_hash"], when),
+                    "INSERT INTO deletions (doc_id, rev, title, url, content_hash, deleted_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (doc_id, row["rev"], row["title"], row["url"], row["content_hash"], when),
                 )
                 conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
                 if row["story_id"] == doc_id:
