@@ -110,7 +110,7 @@ def _check_csp(response: httpx.Response) -> None:
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     """A client on the live server; every response it receives must carry the CSP header."""
     with httpx.Client(
-        base_url=live_server.url, timeout=30, event_hooks={"response": [_check_csp]}
+        base_url=live_server.url, timeout=120, event_hooks={"response": [_check_csp]}
     ) as c:
         yield c
 
@@ -381,7 +381,7 @@ def test_health(client: httpx.Client) -> None:
     ],
 )
 def test_csp_header_on_every_response(live_server: LiveServer, path: str) -> None:
-    with httpx.Client(base_url=live_server.url, timeout=30) as c:
+    with httpx.Client(base_url=live_server.url, timeout=120) as c:
         r = c.get(path)
     csp = r.headers.get("content-security-policy", "")
     assert "script-src 'self'" in csp, (path, r.status_code, csp)
@@ -456,7 +456,7 @@ def broken_server(sample_engine: Engine) -> Iterator[LiveServer]:
 
 def _get_fresh(url: str) -> httpx.Response:
     # The server closes the connection after an unexpected error: one connection per request.
-    with httpx.Client(timeout=30) as c:
+    with httpx.Client(timeout=120) as c:
         return c.get(url)
 
 
