@@ -40,13 +40,19 @@ def engine(home: Path) -> Iterator[Engine]:
         yield eng
 
 
+# Test documents that are not news: hostile markup the pages must show as text. They
+# live here, not in the sample corpus a new user's first page shows.
+HOSTILE = Path(__file__).parent / "fixtures" / "hostile.jsonl"
+
+
 @pytest.fixture(scope="session")
 def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with the bundled sample corpus ingested once per test session."""
+    """A home with the bundled sample corpus (and the hostile fixtures) ingested once."""
     home = tmp_path_factory.mktemp("sample") / "home"
     with open_engine(load_settings(home=home, environ={})) as eng:
         report = eng.ingest_sample()
         assert report.counts["failed"] == 0, report.problems
+        assert eng.ingest_paths([HOSTILE]).counts["accepted"] == 1
     return home
 
 

@@ -28,6 +28,7 @@ from newsdesk.embed.hashing import HashingEmbedder
 from newsdesk.embed.http import HTTPEmbedder
 from newsdesk.embed.local import E5Embedder, USEEmbedder
 from newsdesk.errors import (
+    BackendUnavailable,
     ConfigError,
     ExtractionError,
     FetchError,
@@ -572,9 +573,13 @@ class Engine:
             reason = exc.reason if exc.url == feed.url else str(exc)
             self.feed_store.record_error(feed.url, self.clock(), reason)
             return FeedPoll(feed.url, "error", feed.title, error=reason)
-        except (ExtractionError, ValueError, httpx.InvalidURL) as exc:
+        except (ExtractionError, BackendUnavailable, ValueError, httpx.InvalidURL) as exc:
             # ValueError: a stored URL that no longer parses (added by an older version).
-            reason = str(exc) if isinstance(exc, ExtractionError) else f"malformed URL ({exc})"
+            reason = (
+                str(exc)
+                if isinstance(exc, ExtractionError | BackendUnavailable)
+                else f"malformed URL ({exc})"
+            )
             self.feed_store.record_error(feed.url, self.clock(), reason)
             return FeedPoll(feed.url, "error", feed.title, error=reason)
         report = self.ingest_records(parsed.items, progress)

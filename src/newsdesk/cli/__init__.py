@@ -6,6 +6,7 @@ Results go to stdout (``--json`` for machines), progress and logs to stderr.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -486,6 +487,16 @@ def demo(state: State, query: str, do_serve: bool, host: str | None, port: int |
     err.print(f"{results.total} relevant result(s) for {query!r}, newest first")
     for i, hit in enumerate(results.hits[:5], start=1):
         _print_hit(i, hit)
+    # The next commands name this home, so they find what the demo ingested.
+    home = shlex.quote(str(state.home)) if state.home else ""
+    prefix = f"newsdesk --home {home}" if home else "newsdesk"
+    first = results.hits[0].document.id if results.hits else "ID"
+    err.print(
+        "try next (on the demo's home):"
+        + f"\n  {prefix} search 'rare earth export controls'"
+        + f"\n  {prefix} show {first}"
+        + f"\n  {prefix} serve"
+    )
     if do_serve:
         _serve(settings)
 
