@@ -15,9 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from conftest import LiveServer, write_jsonl
 from newsdesk import SearchRequest, Settings, load_settings, open_engine
+from newsdesk.cli import cli
 from newsdesk.search import parse_query
 
 N_DOCS = 3000
@@ -203,6 +205,13 @@ def test_health_tells_the_truth_while_vectors_catch_up(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "few.jsonl", [_doc(i, rng) for i in range(40)])
     with open_engine(_settings(home)) as engine:
         assert engine.ingest_paths([path], defer_embeddings=True).embedded == 0
+    found = CliRunner().invoke(
+        cli,
+        ["--home", str(home), "search", KEYWORD, "--json"],
+        env={"NEWSDESK_EMBEDDER": "hashing"},
+    )
+    assert found.exit_code == 0, found.output
+    assert "40 document(s) have no vectors yet" in json.loads(found.stdout)["notes"][0]
     with open_engine(_settings(home)) as engine:
         # Hold the catch-up back until the truth has been read.
         with engine._embed_lock, LiveServer(engine) as server:

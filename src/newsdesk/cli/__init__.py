@@ -292,7 +292,13 @@ def search(
     )
     with open_engine(settings) as engine:
         results = engine.search(request)
+        without_vectors = engine.pending_embeddings()
     notes = query_notes(query)
+    if without_vectors and results.retrieval != "browse":
+        notes.append(
+            f"{without_vectors} document(s) have no vectors yet and are found by their words"
+            " only; run `newsdesk embed` (a running `newsdesk serve` does it by itself)"
+        )
     if as_json:
         print_json({**search_json(results), "notes": notes})
         return
