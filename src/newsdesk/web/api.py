@@ -212,16 +212,17 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
             raise InputError(f"at most {MAX_DOCUMENTS_PER_REQUEST} documents per request")
         # The same document twice in one request: the last one wins, once.
         later = superseded([record_key(i) if isinstance(i, dict) else "" for i in items])
-        records = [
-            SourceProblem(
-                f"request:{i}", f"superseded by request:{later[i - 1] + 1} (same id)", "skipped"
-            )
-            if i - 1 in later
-            else RawRecord(origin=f"request:{i}", fields=item)
-            if isinstance(item, dict)
-            else SourceProblem(f"request:{i}", "document is not a JSON object")
-            for i, item in enumerate(items, start=1)
-        ]
+
+        def record(n: int, item: Any) -> RawRecord | SourceProblem:
+            origin = f"request:{n}"
+            if n - 1 in later:
+                reason = f"superseded by request:{later[n - 1] + 1} (same id)"
+                return SourceProblem(origin, reason, "skipped")
+            if not isinstance(item, dict):
+                return SourceProblem(origin, "document is not a JSON object")
+            return RawRecord(origin=origin, fields=item)
+
+        records = [record(n, item) for n, item in enumerate(items, start=1)]
         with ingest_lock:
             report = engine.ingest_records(records)
         return {"ok": True, **ingest_json(report)}
