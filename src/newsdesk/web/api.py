@@ -99,6 +99,7 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
             "without_vectors": info["without_vectors"],
             "vector_index": info["vector_index"],
             "catching_up": engine.catching_up,
+            "catch_up_error": engine.catch_up_error,
         }
 
     @app.get(

@@ -151,6 +151,9 @@ class HealthOut(Out):
     without_vectors: int = Field(description="Documents semantic search cannot find yet")
     vector_index: str = Field(description="ok, off, or why the vectors cannot be used")
     catching_up: bool = Field(description="True while this server embeds what is missing")
+    catch_up_error: str = Field(
+        default="", description="Why the last catch-up stopped (embedder unavailable ...)"
+    )
 
 
 # -- changes ----------------------------------------------------------------------------
