@@ -304,8 +304,13 @@ def search(
         return
     for note in notes:
         err.print(Text(f"note: {note}", style="yellow"))
-    what = "document(s), newest first" if browse else f"relevant result(s) for {query!r}"
-    err.print(f"{results.total} {what}, sorted by {results.sort} ({results.retrieval} retrieval)")
+    if browse:
+        err.print(f"{results.total} document(s), newest first (no query)")
+    else:
+        err.print(
+            f"{results.total} relevant result(s) for {query!r}, sorted by {results.sort}"
+            f" ({results.retrieval} retrieval)"
+        )
     for i, hit in enumerate(results.hits, start=1 + offset):
         _print_hit(i, hit)
 
