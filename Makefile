@@ -1,30 +1,42 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   install, ingest the bundled sample, print a search, serve the web UI
 #   make test   install (with dev tools and Debian's chromium), lint, type-check, test
+#
+# Installs are reproducible: every package comes pinned, with its hashes, from
+# requirements/lock.txt (dev-lock.txt for the dev tools), made by `make lock` with a
+# pinned uv; then newsdesk itself is installed without resolving anything.
+# `make upgrade-check` tries the newest versions in a throw-away venv and reports.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= $(CURDIR)/.newsdesk-demo
 PORT ?= 8000
+UV_VERSION := 0.13.8
+TOOLS := $(VENV)-tools
+UV := $(TOOLS)/bin/uv
+COMPILE = $(UV) pip compile pyproject.toml --generate-hashes --universal --python-version 3.11
+UPGRADE_DIR ?= /tmp/newsdesk-upgrade-check
 
-.PHONY: install dev demo test lint typecheck pytest browser bench clean
+.PHONY: install dev demo test lint typecheck pytest browser lock upgrade-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: $(BIN)/python requirements/lock.txt pyproject.toml
+	$(BIN)/python -m pip install --quiet -r requirements/lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.dev-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.dev-installed: $(BIN)/python requirements/dev-lock.txt pyproject.toml
+	$(BIN)/python -m pip install --quiet -r requirements/dev-lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
 
 dev: $(VENV)/.dev-installed
 
+# The demo's home is .newsdesk-demo/ here; the README's tour uses the same one.
 demo: install
 	$(BIN)/newsdesk --home "$(HOME_DIR)" demo --port $(PORT)
 
@@ -49,5 +61,28 @@ pytest: dev browser
 
 test: lint typecheck pytest
 
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+# Resolve pyproject.toml's dependencies again (after changing them) into the locks.
+lock: $(UV)
+	$(COMPILE) -o requirements/lock.txt
+	$(COMPILE) --extra dev -o requirements/dev-lock.txt
+
+# The newest versions allowed by pyproject.toml, in a throw-away venv: which pins would
+# move, and whether the tests pass with them. Nothing in the repository changes.
+upgrade-check: $(UV) browser
+	rm -rf "$(UPGRADE_DIR)" && mkdir -p "$(UPGRADE_DIR)"
+	$(COMPILE) --extra dev --upgrade --quiet -o "$(UPGRADE_DIR)/newest.txt"
+	$(PYTHON) -m venv "$(UPGRADE_DIR)/venv"
+	"$(UPGRADE_DIR)/venv/bin/python" -m pip install --quiet -r "$(UPGRADE_DIR)/newest.txt"
+	"$(UPGRADE_DIR)/venv/bin/python" -m pip install --quiet --no-deps -e .
+	$(PYTHON) requirements/diff_locks.py requirements/dev-lock.txt "$(UPGRADE_DIR)/newest.txt"
+	@if "$(UPGRADE_DIR)/venv/bin/python" -m pytest -q -p no:cacheprovider > "$(UPGRADE_DIR)/pytest.log" 2>&1; \
+	then echo "upgrade-check: the tests pass with the newest versions ($(UPGRADE_DIR)/pytest.log)"; \
+	else tail -n 20 "$(UPGRADE_DIR)/pytest.log"; \
+	  echo "upgrade-check: the tests FAIL with the newest versions ($(UPGRADE_DIR)/pytest.log)"; exit 1; fi
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache "$(HOME_DIR)"
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache "$(HOME_DIR)"

@@ -7,12 +7,13 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from starlette.types import ASGIApp
 
 from newsdesk import Engine, load_settings, open_engine
 from newsdesk.web.app import create_app
@@ -39,13 +40,19 @@ def engine(home: Path) -> Iterator[Engine]:
         yield eng
 
 
+# Test documents that are not news: hostile markup the pages must show as text. They
+# live here, not in the sample corpus a new user's first page shows.
+HOSTILE = Path(__file__).parent / "fixtures" / "hostile.jsonl"
+
+
 @pytest.fixture(scope="session")
 def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with the bundled sample corpus ingested once per test session."""
+    """A home with the bundled sample corpus (and the hostile fixtures) ingested once."""
     home = tmp_path_factory.mktemp("sample") / "home"
     with open_engine(load_settings(home=home, environ={})) as eng:
         report = eng.ingest_sample()
         assert report.counts["failed"] == 0, report.problems
+        assert eng.ingest_paths([HOSTILE]).counts["accepted"] == 1
     return home
 
 
@@ -62,9 +69,11 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> None:
         self.port = _free_port()
-        app = create_app(engine.settings, engine)
+        app: ASGIApp = create_app(engine.settings, engine)
+        if wrap is not None:
+            app = wrap(app)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -75,9 +84,10 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 20
+        # A safety net only (a loaded machine may take long): the wait is on the condition.
+        deadline = time.monotonic() + 300
         while not self.server.started:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("server did not start")
             time.sleep(0.05)
         return self

@@ -16,7 +16,8 @@ request picks its behaviour, so one server covers every case:
 - ``down``: always 500; ``denied``: always 401;
 - ``schema400``: rejects ``json_schema`` response formats with 400, else ``good``;
 - ``picky``: 500 for documents whose title contains FAIL, else ``good``;
-- ``sleepy``: ``good`` after 0.2 s (to observe concurrency).
+- ``sleepy``: ``good`` after 0.2 s, or once ``hold_until`` requests are in flight
+  (to observe concurrency without relying on timing).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class FakeLLM:
 
     def __init__(self, slow_seconds: float = 2.0) -> None:
         self.slow_seconds = slow_seconds
+        self.hold_until = 0
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.failures: Counter[str] = Counter()
@@ -172,7 +174,14 @@ class FakeLLM:
             time.sleep(self.slow_seconds)
             h.reply(good)
         elif model == "sleepy":
-            time.sleep(0.2)
+            # With ``hold_until`` set, held until that many requests have been in flight
+            # at once (a concurrent client gets there at once; the cap is a safety net).
+            if self.hold_until:
+                deadline = time.monotonic() + 60
+                while self.max_in_flight < self.hold_until and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            else:
+                time.sleep(0.2)
             h.reply(good)
         elif model == "fenced":
             h.reply(

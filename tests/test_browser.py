@@ -104,7 +104,8 @@ def _new_page(browser: Browser, log: PageLog, phone: bool = False) -> Iterator[P
         context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     else:
         context = browser.new_context()
-    context.set_default_timeout(15_000)
+    # A safety net for a loaded machine; every wait is on a condition in the page.
+    context.set_default_timeout(120_000)
     page = context.new_page()
     page.add_init_script(CSP_RECORDER)
 

@@ -38,7 +38,8 @@ def test_ingest_search_show_status_json_contract(home: Path, tmp_path: Path) -> 
             "broken line",
         ],
     )
-    ingest = json.loads(run(home, "ingest", str(src), "--json").stdout)
+    # One line failed: the rest is ingested, and the exit status says so.
+    ingest = json.loads(run(home, "ingest", str(src), "--json", code=1).stdout)
     assert ingest["counts"]["accepted"] == 1 and ingest["counts"]["failed"] == 1
     assert ingest["problems"][0]["origin"].endswith("a.jsonl:2")
 
@@ -80,7 +81,7 @@ def test_ingest_search_show_status_json_contract(home: Path, tmp_path: Path) -> 
 def test_failures_file(home: Path, tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", ["nope", {"title": "t"}])
     out = tmp_path / "failures.jsonl"
-    run(home, "ingest", str(src), "--failures", str(out))
+    run(home, "ingest", str(src), "--failures", str(out), code=1)
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [x["origin"].rsplit(":", 1)[1] for x in lines] == ["1", "2"]
 
@@ -129,3 +130,57 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
 def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0 and "newsdesk" in result.output
+
+
+def _flat(text: str) -> str:
+    """Console output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def _two_docs(tmp_path: Path) -> Path:
+    return write_jsonl(
+        tmp_path / "two.jsonl",
+        [
+            {
+                "id": f"c{i}",
+                "title": f"稀土出口管制第{i}篇",
+                "published_at": f"2025-10-0{i}T08:00:00+08:00",
+                "paragraphs": [f"商务部宣布稀土出口管制措施，涉及{i}类物项。"],
+            }
+            for i in (1, 2)
+        ],
+    )
+
+
+def test_ingest_exit_status_and_summary_line(home: Path, tmp_path: Path) -> None:
+    good = _two_docs(tmp_path)
+    done = run(home, "ingest", str(good))
+    assert done.stderr.strip().splitlines()[-1] == "done: 2 input(s): 2 accepted"
+    missing = run(home, "ingest", str(tmp_path / "no-such.jsonl"), code=1)
+    assert "no such file or folder" in _flat(missing.stderr)
+    assert missing.stderr.strip().splitlines()[-1] == "failed: 1 input(s): 1 failed"
+    invalid = write_jsonl(tmp_path / "bad.jsonl", ["{not json", {"title": "no body"}])
+    mixed = run(home, "ingest", str(good), str(invalid), code=1)
+    assert mixed.stderr.strip().splitlines()[-1] == "failed: 4 input(s): 2 unchanged, 2 failed"
+    as_json = run(home, "ingest", str(invalid), "--json", code=1)
+    assert json.loads(as_json.stdout)["counts"]["failed"] == 2
+
+
+def test_search_says_why_instead_of_a_silent_zero(home: Path, tmp_path: Path) -> None:
+    run(home, "ingest", str(_two_docs(tmp_path)))
+    empty = CliRunner().invoke(cli, ["--home", str(home), "search", ""])
+    assert empty.exit_code == 2 and "no query" in empty.stderr and "--browse" in empty.stderr
+    browsed = json.loads(run(home, "search", "--browse", "--json").stdout)
+    assert [h["id"] for h in browsed["results"]] == ["c2", "c1"]
+    assert browsed["retrieval"] == "browse"
+    both = CliRunner().invoke(cli, ["--home", str(home), "search", "稀土", "--browse"])
+    assert both.exit_code == 2
+    french = run(home, "search", "稀土", "--lang", "fr", code=1)
+    message = _flat(french.stderr)
+    assert "no documents in language 'fr'" in message
+    assert "zh, en, mixed" in message and "this home has zh" in message
+    quoted = run(home, "search", '"稀土 出口管制')
+    assert "unclosed quote" in _flat(quoted.stderr)
+    assert "2 relevant result(s)" in _flat(quoted.stderr)
+    data = json.loads(run(home, "search", '"稀土 出口管制', "--json").stdout)
+    assert data["total"] == 2 and "unclosed quote" in data["notes"][0]

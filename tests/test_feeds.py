@@ -61,8 +61,13 @@ ITEMS = [
 ]
 
 
+# The feeds are served on 127.0.0.1, which a fetch may reach only when allowed.
+LOCAL = {"fetch_allow_private": True}
+LOCAL_ENV = {"NEWSDESK_FETCH_ALLOW_PRIVATE": "1"}
+
+
 def _engine(home: Path) -> Engine:
-    return open_engine(load_settings(home=home, environ={}), clock=lambda: NOW)
+    return open_engine(load_settings(home=home, overrides=LOCAL, environ={}), clock=lambda: NOW)
 
 
 def test_rss_items_full_html_summary_only_and_title_only(site: SiteServer, home: Path) -> None:
@@ -213,7 +218,7 @@ def test_feeds_cli(site: SiteServer, home: Path) -> None:
     site.routes["/f.xml"] = (200, {"Content-Type": "application/rss+xml"}, rss(ITEMS))
 
     def run(*args: str) -> Any:
-        result = CliRunner().invoke(cli, ["--home", str(home), *args])
+        result = CliRunner().invoke(cli, ["--home", str(home), *args], env=LOCAL_ENV)
         assert result.exit_code == 0, result.output
         return result
 
@@ -253,7 +258,10 @@ def test_real_feed_items_with_their_summary_html(site: SiteServer, home: Path) -
             item["description"] = r["summary_html"]
         items.append(item)
     site.routes["/real.xml"] = (200, {"Content-Type": "application/rss+xml"}, rss(items))
-    with _engine(home) as engine:
+    # Polled now, after every item was published (a time days ahead of the poll is
+    # not a publish time and would be dropped).
+    settings = load_settings(home=home, overrides=LOCAL, environ={})
+    with open_engine(settings) as engine:
         engine.add_feed(f"{site.url}/real.xml")
         [poll] = engine.poll_feeds()
         assert poll.items == len(sample)
@@ -289,7 +297,8 @@ def test_real_feed_items_with_their_summary_html(site: SiteServer, home: Path) -
 def test_failing_feed_backs_off_when_polling_on_a_schedule(site: SiteServer, home: Path) -> None:
     site.routes["/down.xml"] = (503, {}, b"down")
     moments = [NOW]
-    with open_engine(load_settings(home=home, environ={}), clock=lambda: moments[-1]) as engine:
+    settings = load_settings(home=home, overrides=LOCAL, environ={})
+    with open_engine(settings, clock=lambda: moments[-1]) as engine:
         engine.add_feed(f"{site.url}/down.xml")
         assert engine.poll_feeds(backoff=timedelta(minutes=15))[0].status == "error"
         # One failure: wait 15 min * 2 before the next try.

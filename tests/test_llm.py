@@ -75,7 +75,8 @@ def _summarizer(llm: FakeLLM, model: str, sleeps: Sleeps | None = None, **kw: An
         llm.base_url,
         model,
         api_key="sk-test",
-        timeout=kw.pop("timeout", 5.0),
+        # Generous: a loaded machine must not turn a good answer into a timeout.
+        timeout=kw.pop("timeout", 60.0),
         max_retries=kw.pop("max_retries", 3),
         response_format=kw.pop("response_format", "json_schema"),
         sleep=sleeps or Sleeps(),
@@ -381,11 +382,12 @@ def test_summarize_cli_query_concurrency_and_errors(ingested: Path, llm: FakeLLM
     home = ingested
     # Earlier tests' slow requests (their clients gave up) may still be sleeping in the
     # shared server; count only this test's.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 600  # a safety net; the wait is on the condition
     while llm.in_flight and time.monotonic() < deadline:
         time.sleep(0.05)
     assert llm.in_flight == 0
     llm.max_in_flight = 0
+    llm.hold_until = 2
     out = json.loads(
         _cli(
             home,
@@ -405,6 +407,7 @@ def test_summarize_cli_query_concurrency_and_errors(ingested: Path, llm: FakeLLM
         ).stdout
     )
     assert out["counts"]["summarized"] == 3 and out["language"] == "zh"
+    llm.hold_until = 0
     assert 2 <= llm.max_in_flight <= 3
     assert json.loads(_cli(home, "show", "a3", "--json").stdout)["summary"]["summarizer"] == (
         "extractive"  # the preferred language is still en

@@ -63,7 +63,6 @@ def test_worker_processes_store_exactly_what_one_process_stores(tmp_path: Path) 
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
         )
         assert done.returncode == 0, done.stderr
         dumps.append(_dump(home))

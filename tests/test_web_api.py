@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.server
 import itertools
 import json
+import re
+import socket
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conftest import LiveServer
 from newsdesk import Engine, load_settings, open_engine
@@ -35,6 +38,18 @@ def writable(tmp_path: Path) -> Iterator[LiveServer]:
     settings = load_settings(
         home=tmp_path / "home",
         overrides={"api_token": TOKEN, "max_request_bytes": 64_000},
+        environ={},
+    )
+    with open_engine(settings) as engine, LiveServer(engine) as server:
+        yield server
+
+
+@pytest.fixture
+def local_writable(tmp_path: Path) -> Iterator[LiveServer]:
+    """A writable server whose fetches may reach 127.0.0.1 (where the test sites are)."""
+    settings = load_settings(
+        home=tmp_path / "home",
+        overrides={"api_token": TOKEN, "fetch_allow_private": True},
         environ={},
     )
     with open_engine(settings) as engine, LiveServer(engine) as server:
@@ -127,6 +142,69 @@ def test_request_size_limit(writable: LiveServer) -> None:
         headers={**_auth(), "Content-Type": "application/json"},
     )
     assert streamed.status_code == 413
+
+
+class BodyCounter:
+    """Wraps the app and counts the request body bytes it reads."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.received = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def counted() -> Message:
+            message = await receive()
+            self.received += len(message.get("body", b""))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _read_response(sock: socket.socket) -> tuple[int, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before a response"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
+    while len(body) < length:
+        body += sock.recv(65536)
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_the_token_is_checked_before_the_body_is_read(tmp_path: Path, token: str | None) -> None:
+    settings = load_settings(home=tmp_path / "home", overrides={"api_token": TOKEN}, environ={})
+    counters: list[BodyCounter] = []
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        counters.append(BodyCounter(app))
+        return counters[-1]
+
+    declared = 19 * 1024 * 1024
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    head = (
+        "POST /api/v1/ingest/file HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"{auth}Content-Type: multipart/form-data; boundary=xyz\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    )
+    with open_engine(settings) as engine, LiveServer(engine, wrap) as server:
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            # A safety net against a server that waits for the body; not the criterion.
+            sock.settimeout(300)
+            sock.sendall(head.encode("ascii") + b"x" * 65536)
+            # The answer comes while 19 MB of the body are still unsent ...
+            status, body = _read_response(sock)
+            assert status == 401
+            assert json.loads(body)["error"]["code"] == "unauthorized"
+            # ... and the server hangs up instead of reading the rest.
+            try:
+                rest = sock.recv(65536)
+            except ConnectionResetError:
+                rest = b""
+            assert rest == b""
+        assert counters[0].received == 0
 
 
 def test_read_token_when_configured(tmp_path: Path) -> None:
@@ -241,7 +319,8 @@ def site() -> Iterator[_Site]:
     s.close()
 
 
-def test_ingest_a_page_by_url(writable: LiveServer, site: _Site) -> None:
+def test_ingest_a_page_by_url(local_writable: LiveServer, site: _Site) -> None:
+    writable = local_writable
     r = httpx.post(
         writable.url + "/api/v1/ingest/url", json={"url": site.url + "/news/1"}, headers=_auth()
     )
@@ -266,7 +345,8 @@ def test_ingest_by_url_refuses_anything_but_http(writable: LiveServer, target: s
     assert r.status_code == 400
 
 
-def test_follow_poll_and_drop_a_feed(writable: LiveServer, site: _Site) -> None:
+def test_follow_poll_and_drop_a_feed(local_writable: LiveServer, site: _Site) -> None:
+    writable = local_writable
     feed_url = site.url + "/feed.xml"
     added = httpx.post(writable.url + "/api/v1/feeds", json={"url": feed_url}, headers=_auth())
     assert added.status_code == 200 and added.json()["added"] is True

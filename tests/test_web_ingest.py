@@ -49,6 +49,8 @@ def chinese_page(charset_meta: str = "", published_meta: bool = True) -> str:
 
 
 def _engine(home: Path, **settings: object) -> Engine:
+    # The pages are served on 127.0.0.1, which a fetch may reach only when allowed.
+    settings = {"fetch_allow_private": True, **settings}
     return open_engine(load_settings(home=home, overrides=settings, environ={}), clock=lambda: NOW)
 
 
@@ -145,7 +147,9 @@ def test_cli_ingest_url_json(site: SiteServer, home: Path) -> None:
         chinese_page().encode("gbk"),
     )
     result = CliRunner().invoke(
-        cli, ["--home", str(home), "ingest", f"{site.url}/a.html", "--json"]
+        cli,
+        ["--home", str(home), "ingest", f"{site.url}/a.html", "--json"],
+        env={"NEWSDESK_FETCH_ALLOW_PRIVATE": "1"},
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

@@ -63,6 +63,10 @@ class Settings:
     fetch_timeout: float = 20.0
     fetch_max_bytes: int = 16 * 1024 * 1024
     fetch_max_redirects: int = 5
+    # Let ingest and feed polls fetch from loopback and private networks (an intranet
+    # feed). Off by default: a URL from an API caller or a feed must not reach this
+    # machine's own services or the local network.
+    fetch_allow_private: bool = False
     user_agent: str = "newsdesk/0.1 (+self-hosted news reader)"
     # Worker processes for fingerprints and summaries in large ingests: 0 = one per
     # core (at most 4), 1 = none (everything in the calling process).

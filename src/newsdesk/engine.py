@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -29,18 +30,23 @@ from newsdesk.embed.local import E5Embedder, USEEmbedder
 from newsdesk.errors import (
     ConfigError,
     ExtractionError,
-    FetchError,
     InputError,
     LLMError,
     NewsdeskError,
     NotFound,
     SearchIndexError,
+    StoreError,
 )
+from newsdesk.following import Following
 from newsdesk.index.lexical import IndexTerms, LexicalIndex
 from newsdesk.index.vectors import VectorIndex
 from newsdesk.ingest import RawRecord, build_document, iter_records
-from newsdesk.ingest.feeds import ParsedFeed, parse_feed
-from newsdesk.ingest.fetch import Fetched, Fetcher, FetchLimits, check_url
+from newsdesk.ingest.dates import in_window, window_text
+from newsdesk.ingest.fetch import (
+    Fetcher,
+    FetchLimits,
+    Resolver,
+)
 from newsdesk.ingest.sources import SourceProblem, is_url, url_records
 from newsdesk.models import (
     Document,
@@ -57,12 +63,14 @@ from newsdesk.models import (
 from newsdesk.pipeline import Heavy, Pending, Preparer, auto_workers, compute
 from newsdesk.ranking import FusionParams
 from newsdesk.search import Searcher, SearchPolicy, SearchRequest
-from newsdesk.store import SQLiteStore, SummaryFailure
+from newsdesk.store import Deletion, SQLiteStore, SummaryFailure
 from newsdesk.store.feeds import FeedInfo, FeedStore
 from newsdesk.summarize import Summarizer
 from newsdesk.summarize.extractive import ExtractiveSummarizer
 from newsdesk.summarize.llm import LLMSummarizer, OpenAIChatClient
 
+# The languages ingest detects (JSONL may name others; those in a home are accepted too).
+LANGUAGES = ("zh", "en", "mixed")
 LLM_SUMMARIZER = "llm"
 EXTRACTIVE_SUMMARIZER = "extractive"
 
@@ -120,6 +128,7 @@ class _Front:
 
     record: RawRecord
     doc: Document
+    note: str = ""
 
 
 def _batches(
@@ -156,6 +165,7 @@ class Engine:
         *,
         clock: Callable[[], datetime] = _utc_now,
         transport: httpx.BaseTransport | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         """Open the home ``settings.home``.
 
@@ -163,6 +173,7 @@ class Engine:
             settings: the effective settings.
             clock: the current time (injected by tests; fetch times come from it).
             transport: an httpx transport for fetching (tests); default real network.
+            resolver: host name resolution for fetching (tests); default the system's.
         """
         if settings.summarizer not in SUMMARIZERS:
             raise ConfigError(
@@ -183,13 +194,23 @@ class Engine:
             self.vectors = VectorIndex(self.store, EMBEDDERS[settings.embedder](settings))
             self.vectors.refresh()
         self._llm_summarizers: list[LLMSummarizer] = []
-        self._sources_cache: tuple[int, list[tuple[str, int]]] | None = None
+        self._sources_cache: tuple[tuple[int, int], list[tuple[str, int]]] | None = None
+        self._languages_cache: tuple[tuple[int, int], list[tuple[str, int]]] | None = None
+        self._embed_lock = threading.Lock()
+        self._catching_up = threading.Event()
+        self.catch_up_error = ""
+        # The latest deletion this engine has removed from its in-memory vectors.
+        self._deletion_seq = self.store.deletion_seq()
         self._check_signatures()
         self.feed_store = FeedStore(self.store)
+        self.following = Following(
+            settings, self.feed_store, self.fetcher, self.ingest_records, clock
+        )
         # Index terms ingest workers computed for documents not yet indexed.
         self._terms: dict[str, IndexTerms] = {}
         self.clock = clock
         self._transport = transport
+        self._resolver = resolver
         self.searcher = Searcher(
             lexical=self.lexical,
             documents=self.store,
@@ -262,10 +283,20 @@ class Engine:
             doc = build_document(record)
         except ExtractionError as exc:
             return IngestResult("failed", record.origin, reason=str(exc))
+        note = ""
+        now = record.fetched_at or self.clock()
+        if doc.published_at is not None and not in_window(doc.published_at, now):
+            note = (
+                f"publish time {doc.published_at.isoformat()} is outside {window_text(now)};"
+                " stored undated"
+            )
+            doc = replace(doc, published_at=None)
         if self.store.content_hash_of(doc.id) == doc.content_hash:
             # Re-ingest (or a rerun after a crash): skip the costly steps.
-            return IngestResult("unchanged", record.origin, doc_id=doc.id, title=doc.title)
-        return _Front(record, doc)
+            return IngestResult(
+                "unchanged", record.origin, doc_id=doc.id, title=doc.title, note=note
+            )
+        return _Front(record, doc, note)
 
     def _store(self, item: _Front, heavy: Heavy) -> IngestResult:
         """Group with a near-duplicate story, if any, and store (inside a transaction)."""
@@ -293,7 +324,20 @@ class Engine:
             doc_id=stored.doc_id,
             title=doc.title,
             duplicate_of=stored.duplicate_of,
+            note=item.note,
         )
+
+    def _store_one(self, item: _Front, heavy: Heavy) -> IngestResult:
+        """:meth:`_store` inside a savepoint: a document the store cannot take fails
+        alone, and the rest of its batch is kept."""
+        try:
+            with self.store.savepoint():
+                return self._store(item, heavy)
+        except (StoreError, ValueError, OverflowError) as exc:
+            self._terms.pop(item.doc.id, None)
+            return IngestResult(
+                "failed", item.record.origin, doc_id=item.doc.id, reason=f"not stored: {exc}"
+            )
 
     def ingest_record(self, record: RawRecord) -> IngestResult:
         """Validate, de-duplicate, summarize and store one record (not yet indexed)."""
@@ -324,7 +368,7 @@ class Engine:
         # because the transaction sees its own uncommitted rows.
         with self.store.transaction():
             return [
-                s if isinstance(s, IngestResult) else self._store(s, next(heavy)) for s in slots
+                s if isinstance(s, IngestResult) else self._store_one(s, next(heavy)) for s in slots
             ]
 
     def ingest_records(
@@ -427,8 +471,9 @@ class Engine:
             max_bytes=s.fetch_max_bytes,
             max_redirects=s.fetch_max_redirects,
             user_agent=s.user_agent,
+            allow_private=s.fetch_allow_private,
         )
-        return Fetcher(limits, transport=self._transport, clock=self.clock)
+        return Fetcher(limits, transport=self._transport, clock=self.clock, resolver=self._resolver)
 
     def ingest_inputs(
         self,
@@ -456,112 +501,25 @@ class Engine:
                 embed_progress=embed_progress,
             )
 
-    # -- feeds -------------------------------------------------------------------------
+    # -- feeds (newsdesk.following) ------------------------------------------------------
     def add_feed(self, target: str) -> tuple[FeedInfo, bool]:
-        """Follow a feed by URL or file; returns it and whether it is new.
-
-        Raises:
-            InputError: neither an http(s) URL nor an existing file.
-        """
-        if is_url(target):
-            try:
-                url = check_url(target)
-            except FetchError as exc:
-                raise InputError(str(exc)) from exc
-        else:
-            path = Path(target).expanduser()
-            if not path.is_file():
-                raise InputError(f"not an http(s) URL or an existing file: {target}")
-            url = path.resolve().as_uri()
-        added = self.feed_store.add(url, self.clock())
-        info = self.feed_store.get(url)
-        assert info is not None
-        return info, added
+        """Follow a feed by URL or file; see :meth:`Following.add`."""
+        return self.following.add(target)
 
     def feeds(self) -> list[FeedInfo]:
         return self.feed_store.all()
 
     def remove_feed(self, target: str) -> bool:
         """Stop following a feed (its documents stay); False if it was not followed."""
-        url = target if is_url(target) else Path(target).expanduser().resolve().as_uri()
-        return self.feed_store.remove(url)
-
-    def _fetch_feed(self, feed: FeedInfo, fetcher: Fetcher) -> Fetched:
-        if not feed.url.startswith("file:"):
-            return fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified)
-        path = Path(httpx.URL(feed.url).path)
-        try:
-            stat = path.stat()
-            stamp = f"{stat.st_mtime_ns}:{stat.st_size}"
-            now = self.clock()
-            if stamp == feed.last_modified:
-                return Fetched(feed.url, 304, "", b"", now, last_modified=stamp)
-            if stat.st_size > self.settings.fetch_max_bytes:
-                raise FetchError(f"file too large ({stat.st_size} bytes)", feed.url)
-            return Fetched(feed.url, 200, "", path.read_bytes(), now, last_modified=stamp)
-        except OSError as exc:
-            raise FetchError(f"cannot read: {exc.strerror or exc}", feed.url) from exc
-
-    def poll_feed(
-        self,
-        feed: FeedInfo,
-        fetcher: Fetcher,
-        progress: Callable[[IngestResult], None] | None = None,
-    ) -> FeedPoll:
-        """Fetch one feed (conditionally) and ingest its items; errors are recorded."""
-        try:
-            fetched = self._fetch_feed(feed, fetcher)
-            if fetched.not_modified:
-                self.feed_store.record_success(feed.url, self.clock(), status="not_modified")
-                return FeedPoll(feed.url, "not_modified", feed.title)
-            parsed: ParsedFeed = parse_feed(
-                fetched.body, fetched.url, fetched.content_type, fetched.fetched_at
-            )
-        except FetchError as exc:
-            reason = exc.reason if exc.url == feed.url else str(exc)
-            self.feed_store.record_error(feed.url, self.clock(), reason)
-            return FeedPoll(feed.url, "error", feed.title, error=reason)
-        except ExtractionError as exc:
-            self.feed_store.record_error(feed.url, self.clock(), str(exc))
-            return FeedPoll(feed.url, "error", feed.title, error=str(exc))
-        report = self.ingest_records(parsed.items, progress)
-        self.feed_store.record_success(
-            feed.url,
-            self.clock(),
-            status="ok",
-            title=parsed.title,
-            kind=parsed.kind,
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-            items=len(parsed.items),
-            accepted=report.counts["accepted"] + report.counts["updated"],
-        )
-        return FeedPoll(
-            feed.url, "ok", parsed.title or feed.title, len(parsed.items), report.counts
-        )
+        return self.following.remove(target)
 
     def poll_feeds(
         self,
         progress: Callable[[IngestResult], None] | None = None,
         backoff: timedelta | None = None,
     ) -> list[FeedPoll]:
-        """Poll every followed feed once.
-
-        Args:
-            progress: called once per item ingested.
-            backoff: when set, a feed that failed ``n`` times in a row is skipped until
-                ``backoff * 2**n`` (at most a day) has passed since its last poll.
-        """
-        results = []
-        with self.fetcher() as fetcher:
-            for feed in self.feed_store.all():
-                if backoff is not None and feed.error_count and feed.last_polled:
-                    wait = min(backoff * 2 ** min(feed.error_count, 10), timedelta(days=1))
-                    if self.clock() < datetime.fromisoformat(feed.last_polled) + wait:
-                        results.append(FeedPoll(feed.url, "backoff", feed.title))
-                        continue
-                results.append(self.poll_feed(feed, fetcher, progress))
-        return results
+        """Poll every followed feed once; see :meth:`Following.poll_all`."""
+        return self.following.poll_all(progress, backoff)
 
     def ingest_sample(
         self,
@@ -578,7 +536,15 @@ class Engine:
         )
 
     def index_pending(self, progress: Callable[[int], None] | None = None) -> int:
-        """Bring the lexical index up to date with the store."""
+        """Bring the lexical index up to date with the store (deletions included).
+
+        Raises:
+            SearchIndexError: another process holds the index writer.
+        """
+        pending = self.store.pending_deletions()
+        if pending:
+            self.lexical.delete(pending)
+            self.store.mark_deletions_indexed(pending)
         done = self.lexical.catch_up(progress, self._terms)
         self._terms.clear()
         return done
@@ -597,7 +563,37 @@ class Engine:
         """
         if self.vectors is None:
             return 0
-        return self.vectors.catch_up(progress)
+        # One catch-up at a time (a server's background one and an API ingest's).
+        with self._embed_lock:
+            return self.vectors.catch_up(progress)
+
+    def catch_up_in_background(self) -> threading.Thread | None:
+        """Embed, on a daemon thread, what a crash or a deferred ingest left without vectors.
+
+        For long-running processes (the web server): searches run meanwhile, hybrid
+        over the documents embedded so far, and :attr:`catching_up` (``/health``)
+        says so. Nothing starts when every document has its vector or the stored
+        vectors belong to another embedder (that needs ``newsdesk embed --rebuild``).
+        """
+        if self.vectors is None or self.vectors.stale_reason or not self.pending_embeddings():
+            return None
+
+        def run() -> None:
+            try:
+                self.embed_pending()
+            except NewsdeskError as exc:
+                self.catch_up_error = str(exc)
+            finally:
+                self._catching_up.clear()
+
+        self._catching_up.set()
+        thread = threading.Thread(target=run, name="newsdesk-embed-catch-up", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def catching_up(self) -> bool:
+        return self._catching_up.is_set()
 
     def rebuild_embeddings(self, progress: Callable[[int], None] | None = None) -> int:
         if self.vectors is None:
@@ -618,6 +614,7 @@ class Engine:
             request = SearchRequest(
                 query=request, sort=self.settings.default_sort, limit=self.settings.default_limit
             )
+        self._check_languages(request.langs)
         results = self.searcher.search(request)
         preferred = self.summaries_for([h.document.id for h in results.hits], extractive=False)
         if not preferred:
@@ -627,11 +624,58 @@ class Engine:
         )
         return replace(results, hits=hits)
 
+    def _check_languages(self, langs: Sequence[str]) -> None:
+        """A language filter no document can match is a mistake to report, not zero hits."""
+        if not langs:
+            return
+        here = {lang for lang, _ in self.languages()}
+        unknown = [lang for lang in langs if lang not in here and lang not in LANGUAGES]
+        if unknown:
+            raise InputError(
+                f"no documents in language {unknown[0]!r}: newsdesk detects "
+                f"{', '.join(LANGUAGES)}; this home has {', '.join(sorted(here)) or 'none yet'}"
+            )
+
+    def languages(self) -> list[tuple[str, int]]:
+        """Document languages with their counts (kept until the store changes)."""
+        rev = (self.store.max_rev(), self.store.deletion_seq())
+        cached = self._languages_cache
+        if cached is None or cached[0] != rev:
+            cached = (rev, self.store.languages())
+            self._languages_cache = cached
+        return cached[1]
+
     def refresh(self) -> None:
-        """See documents other processes have indexed since this engine opened."""
+        """See documents other processes have indexed (or deleted) since this engine opened."""
         self.lexical.reload()
         if self.vectors is not None:
+            seq = self.store.deletion_seq()
+            if seq != self._deletion_seq:
+                self.vectors.remove(self.store.deleted_since(self._deletion_seq))
+                self._deletion_seq = seq
             self.vectors.refresh()
+
+    # -- delete ------------------------------------------------------------------------
+    def delete_documents(self, ids: Sequence[str]) -> tuple[list[Deletion], list[str]]:
+        """Delete documents from the store and every index, recording each deletion.
+
+        Returns the deletions made and the ids that were not found. The lexical
+        index applies the deletion now, or (if another process holds its writer) at
+        its next catch-up; searches never show a deleted document meanwhile, since
+        results are read from the store. The same item may be ingested again later.
+        """
+        deleted = self.store.delete_documents(ids)
+        gone = {d.doc_id for d in deleted}
+        missing = [i for i in dict.fromkeys(ids) if i not in gone]
+        if deleted:
+            self._index_if_free()
+            if self.vectors is not None:
+                self.vectors.remove(sorted(gone))
+        return deleted, missing
+
+    def deletions(self, limit: int = 1000) -> list[Deletion]:
+        """Documents deleted on request, newest first."""
+        return self.store.deletions(limit)
 
     def document(self, doc_id: str) -> Document:
         doc = self.store.get_document(doc_id)
@@ -806,7 +850,7 @@ class Engine:
 
         Counting scans every document, so the answer is kept until the store changes.
         """
-        rev = self.store.max_rev()
+        rev = (self.store.max_rev(), self.store.deletion_seq())
         cached = self._sources_cache
         if cached is None or cached[0] != rev:
             cached = (rev, self.store.sources())
@@ -814,12 +858,19 @@ class Engine:
         return cached[1]
 
     def status(self) -> dict[str, Any]:
+        """Counts that tell the truth about every derived index, and where things are."""
         documents = self.store.count_documents()
-        watermark = self.lexical.watermark
+        indexed = self.store.count_documents(self.lexical.watermark)
+        embedded = self._embedded_count()
         return {
             "documents": documents,
-            "indexed": self.store.count_documents(watermark),
-            "embedded": self._embedded_count(),
+            "indexed": indexed,
+            "embedded": embedded,
+            "not_indexed": documents - indexed,
+            # Semantic search cannot find these yet (`newsdesk embed`, or a server's
+            # catch-up); 0 when no embedder is configured.
+            "without_vectors": documents - embedded if self.vectors is not None else 0,
+            "deleted": self.store.count_deletions(),
             "summarized": self.store.count_summarized(self.summarizer.name),
             "summarized_llm": self.store.count_summarized(LLM_SUMMARIZER),
             "stories": self.store.count_stories(),
@@ -849,7 +900,7 @@ class Engine:
 def open_engine(settings: Settings, **kwargs: Any) -> Engine:
     """Open an engine and catch the index up with anything a crash left unindexed.
 
-    Keyword arguments (``clock``, ``transport``) are passed to :class:`Engine`.
+    Keyword arguments (``clock``, ``transport``, ``resolver``) are passed to :class:`Engine`.
     """
     engine = Engine(settings, **kwargs)
     # If another process holds the index writer, it will index what it stored.

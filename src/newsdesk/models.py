@@ -167,6 +167,8 @@ class IngestResult:
     title: str = ""
     reason: str = ""
     duplicate_of: str = ""
+    # What was changed on the way in (an out-of-range publish time dropped ...).
+    note: str = ""
 
 
 @dataclass
@@ -191,6 +193,10 @@ class IngestReport:
     @property
     def problems(self) -> list[IngestResult]:
         return [r for r in self.results if r.outcome in ("failed", "skipped")]
+
+    @property
+    def notes(self) -> list[IngestResult]:
+        return [r for r in self.results if r.note]
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,16 @@ def parse_request(request: SearchRequest) -> ParsedQuery:
     return ParsedQuery(lexical, semantic_text)
 
 
+def query_notes(query: str) -> list[str]:
+    """What :func:`parse_request` did with ``query`` that its writer may not expect."""
+    notes = []
+    if query.count('"') % 2:
+        notes.append(
+            "unclosed quote: the words after it were searched as plain words, not as a phrase"
+        )
+    return notes
+
+
 def parse_query(request: SearchRequest) -> LexicalQuery:
     """The lexical part of :func:`parse_request`."""
     return parse_request(request).lexical

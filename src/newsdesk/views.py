@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from newsdesk.ingest.dates import in_window
 from newsdesk.models import Document, DuplicateRef, Hit, IngestReport, SearchResults, Summary
 
 
@@ -77,14 +78,19 @@ def document_json(
     }
 
 
-def timeline(published: tuple[datetime | None, ...]) -> list[dict[str, Any]]:
-    """Count documents per day, week or month (whichever gives a readable chart).
+def timeline(
+    published: tuple[datetime | None, ...], now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Count documents per day, week, month or year (whichever gives a readable chart).
 
     Days are the documents' own calendar days (in the zone they were published in).
     Buckets with no documents between the first and the last are kept, so the
-    chart's gaps are real.
+    chart's gaps are real. Only times inside the publish-time window count (a time
+    stored before the window existed, such as 9999-12-31, is left out), so the
+    number of buckets stays small and no date arithmetic can overflow.
     """
-    days = sorted(p.date() for p in published if p is not None)
+    moment = now or datetime.now(UTC)
+    days = sorted(p.date() for p in published if p is not None and in_window(p, moment))
     if not days:
         return []
     span = (days[-1] - days[0]).days
@@ -102,13 +108,20 @@ def timeline(published: tuple[datetime | None, ...]) -> list[dict[str, Any]]:
 
         def next_of(d: date) -> date:
             return d + timedelta(days=7)
-    else:
+    elif span <= 15 * 366:
 
         def start_of(d: date) -> date:
             return d.replace(day=1)
 
         def next_of(d: date) -> date:
             return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+    else:
+
+        def start_of(d: date) -> date:
+            return d.replace(month=1, day=1)
+
+        def next_of(d: date) -> date:
+            return d.replace(year=d.year + 1, month=1, day=1)
 
     counts: dict[date, int] = {}
     for d in days:
@@ -148,4 +161,5 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
             for r in report.results
             if r.outcome == "duplicate"
         ],
+        "notes": [{"origin": r.origin, "id": r.doc_id, "note": r.note} for r in report.notes],
     }

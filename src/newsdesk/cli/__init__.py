@@ -6,6 +6,8 @@ Results go to stdout (``--json`` for machines), progress and logs to stderr.
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from newsdesk.cli._common import (
 from newsdesk.config import SEARCH_MODES, SORTS, Settings
 from newsdesk.engine import Engine, open_engine
 from newsdesk.models import Hit, IngestReport, IngestResult, Summary
-from newsdesk.search import SearchRequest
+from newsdesk.search import SearchRequest, query_notes
 from newsdesk.views import document_json, ingest_json, search_json
 
 
@@ -88,6 +90,12 @@ def _report_table(report: IngestReport) -> Table:
     return table
 
 
+def _summary_line(report: IngestReport) -> str:
+    counts = report.counts
+    parts = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    return f"{len(report.results)} input(s): {parts or 'nothing to ingest'}"
+
+
 def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
     problems = report.problems
     if failures is not None:
@@ -110,12 +118,21 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
         )
     if as_json:
         print_json(ingest_json(report))
-        return
-    for r in problems[:20]:
-        err.print(Text(f"{r.outcome}: {r.origin}: {r.reason}", style="yellow"))
-    if len(problems) > 20:
-        err.print(f"... and {len(problems) - 20} more (use --failures FILE to keep them all)")
-    err.print(_report_table(report))
+    else:
+        for r in problems[:20]:
+            err.print(Text(f"{r.outcome}: {r.origin}: {r.reason}", style="yellow"))
+        if len(problems) > 20:
+            err.print(f"... and {len(problems) - 20} more (use --failures FILE to keep them all)")
+        for r in report.notes[:20]:
+            err.print(Text(f"note: {r.origin}: {r.note}", style="yellow"))
+        err.print(_report_table(report))
+    failed = report.counts["failed"]
+    err.print(
+        Text(
+            ("failed: " if failed else "done: ") + _summary_line(report),
+            style="bold red" if failed else "bold",
+        )
+    )
 
 
 @cli.command(context_settings=CONTEXT)
@@ -147,11 +164,17 @@ def ingest(
     A JSONL line has "title" and a body ("paragraphs", "text" or "html"), and may
     have "id", "url", "source", "published_at" (ISO 8601), "lang", "category".
     Re-ingesting the same document changes nothing; bad lines are reported with
-    their line number and the rest are ingested.
+    their line number and the rest are ingested; of lines naming the same document,
+    the last one is stored.
+
+    Exit status: 0 when every input was ingested (or skipped, e.g. unchanged), 1
+    when any input failed; the last line on stderr sums the outcomes up.
     """
     with open_engine(state.settings()) as engine:
         report = _run_ingest(engine, list(paths), defer_embeddings)
     _report(report, as_json, failures)
+    if report.counts["failed"]:
+        sys.exit(1)
 
 
 # -- search ------------------------------------------------------------------------------
@@ -198,7 +221,12 @@ def _print_hit(i: int, hit: Hit) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("query")
+@click.argument("query", required=False, default="")
+@click.option(
+    "--browse",
+    is_flag=True,
+    help="No query: list the newest documents (the filters still apply).",
+)
 @click.option(
     "--sort",
     type=click.Choice(SORTS),
@@ -224,6 +252,7 @@ def _print_hit(i: int, hit: Hit) -> None:
 def search(
     state: State,
     query: str,
+    browse: bool,
     sort: str | None,
     limit: int | None,
     offset: int,
@@ -239,8 +268,15 @@ def search(
 
     Finds documents by their words (BM25) and by their meaning (embeddings), so an
     English query also finds Chinese articles; only documents about the query are
-    listed, newest first unless --sort relevance.
+    listed, newest first unless --sort relevance. Without a query, --browse lists
+    the newest documents.
     """
+    if browse and query.strip():
+        raise click.UsageError("give a QUERY or --browse, not both")
+    if not browse and not query.strip():
+        raise click.UsageError(
+            "no query: give words to search for, or --browse to list the newest documents"
+        )
     settings = state.settings()
     request = SearchRequest(
         query=query,
@@ -256,13 +292,25 @@ def search(
     )
     with open_engine(settings) as engine:
         results = engine.search(request)
+        without_vectors = engine.pending_embeddings()
+    notes = query_notes(query)
+    if without_vectors and results.retrieval != "browse":
+        notes.append(
+            f"{without_vectors} document(s) have no vectors yet and are found by their words"
+            " only; run `newsdesk embed` (a running `newsdesk serve` does it by itself)"
+        )
     if as_json:
-        print_json(search_json(results))
+        print_json({**search_json(results), "notes": notes})
         return
-    err.print(
-        f"{results.total} relevant result(s) for {query!r}, sorted by {results.sort}"
-        f" ({results.retrieval} retrieval)"
-    )
+    for note in notes:
+        err.print(Text(f"note: {note}", style="yellow"))
+    if browse:
+        err.print(f"{results.total} document(s), newest first (no query)")
+    else:
+        err.print(
+            f"{results.total} relevant result(s) for {query!r}, sorted by {results.sort}"
+            f" ({results.retrieval} retrieval)"
+        )
     for i, hit in enumerate(results.hits, start=1 + offset):
         _print_hit(i, hit)
 
@@ -307,11 +355,58 @@ def show(state: State, doc_id: str, summary_lang: str | None, as_json: bool) -> 
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("doc_ids", metavar="ID...", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the deletions as JSON.")
+@click.pass_obj
+@handle_errors
+def delete(state: State, doc_ids: tuple[str, ...], as_json: bool) -> None:
+    """Delete documents by id: from the database, the search index, the vectors, their
+    story groups and summaries. Each deletion is recorded (`newsdesk deletions`); the
+    same item may be ingested again later.
+
+    Exit status 1 when any ID was not found (the others are deleted).
+    """
+    with open_engine(state.settings()) as engine:
+        deleted, missing = engine.delete_documents(list(doc_ids))
+    if as_json:
+        print_json({"deleted": [d.to_json() for d in deleted], "not_found": missing})
+    else:
+        for d in deleted:
+            out.print(Text(f"deleted {d.doc_id}: {d.title}"))
+        for doc_id in missing:
+            err.print(Text(f"not found: {doc_id}", style="yellow"))
+        err.print(f"{len(deleted)} deleted, {len(missing)} not found")
+    if missing:
+        sys.exit(1)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--limit", type=click.IntRange(1), default=100, help="At most this many [100].")
+@click.option("--json", "as_json", is_flag=True, help="Print the deletions as JSON.")
+@click.pass_obj
+@handle_errors
+def deletions(state: State, limit: int, as_json: bool) -> None:
+    """List the documents deleted with `newsdesk delete`, newest first."""
+    with open_engine(state.settings()) as engine:
+        found = engine.deletions(limit)
+    if as_json:
+        print_json({"deletions": [d.to_json() for d in found]})
+        return
+    for d in found:
+        out.print(Text(f"{d.deleted_at}  {d.doc_id}  {d.title}"))
+    err.print(f"{len(found)} deletion(s)")
+
+
+@cli.command(context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
 @handle_errors
 def status(state: State, as_json: bool) -> None:
-    """How many documents are stored, indexed and summarized, and where."""
+    """How many documents are stored, indexed, embedded and summarized, and where.
+
+    not_indexed and without_vectors count the documents that search cannot find yet
+    by their words or by their meaning (`newsdesk embed` catches the vectors up).
+    """
     with open_engine(state.settings()) as engine:
         info = engine.status()
     if as_json:
@@ -358,14 +453,19 @@ def _serve(settings: Settings) -> None:
 
     from newsdesk.web.app import create_app
 
-    err.print(f"serving on http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
     # Requests already run in parallel threads; a multi-threaded BLAS inside each
     # query's vector scan oversubscribes the cores (measured: 30 -> 48 API req/s with
     # 8 clients on 2 cores at 30k documents, bench/web.md).
     with threadpool_limits(limits=1):
-        uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
-        )
+        app = create_app(settings)
+        engine: Engine = app.state.engine
+        if engine.catching_up:
+            err.print(
+                f"embedding {engine.pending_embeddings()} document(s) without vectors in the"
+                " background (see /api/v1/health)"
+            )
+        err.print(f"serving on http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -398,6 +498,16 @@ def demo(state: State, query: str, do_serve: bool, host: str | None, port: int |
     err.print(f"{results.total} relevant result(s) for {query!r}, newest first")
     for i, hit in enumerate(results.hits[:5], start=1):
         _print_hit(i, hit)
+    # The next commands name this home, so they find what the demo ingested.
+    home = shlex.quote(str(state.home)) if state.home else ""
+    prefix = f"newsdesk --home {home}" if home else "newsdesk"
+    first = results.hits[0].document.id if results.hits else "ID"
+    err.print(
+        "try next (on the demo's home):"
+        + f"\n  {prefix} search 'rare earth export controls'"
+        + f"\n  {prefix} show {first}"
+        + f"\n  {prefix} serve"
+    )
     if do_serve:
         _serve(settings)
 

@@ -160,6 +160,26 @@ class LexicalIndex:
         self._index.reload()
         return done
 
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove documents from the index (those it does not hold are ignored).
+
+        Raises:
+            SearchIndexError: another process holds the index writer.
+        """
+        if not ids:
+            return
+        try:
+            writer = self._index.writer(heap_size=15_000_000, num_threads=1)
+        except ValueError as exc:
+            raise SearchIndexError(f"the lexical index is busy (locked): {exc}") from exc
+        try:
+            for doc_id in ids:
+                writer.delete_documents_by_term("id", doc_id)
+            writer.commit()
+        finally:
+            writer.wait_merging_threads()
+        self._index.reload()
+
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         """Drop the index and build it again from the store."""
         self._reset()

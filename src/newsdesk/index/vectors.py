@@ -14,6 +14,7 @@ next :meth:`VectorIndex.catch_up` rebuilds it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,9 @@ class VectorIndex:
     def __init__(self, store: SQLiteStore, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
+        # Loading and removing rows run in more than one thread in a server (request
+        # refreshes, a background catch-up); one at a time.
+        self._lock = threading.RLock()
         self._reset_memory()
 
     def _reset_memory(self) -> None:
@@ -178,12 +182,25 @@ class VectorIndex:
         """Load vectors stored since the last load (by this or another process)."""
         if self.stale_reason:
             return
-        while True:
-            rows = self.store.embedding_rows(self._loaded_rev)
-            if not rows:
-                return
-            self._add(rows)
-            self._loaded_rev = rows[-1].rev
+        with self._lock:
+            while True:
+                rows = self.store.embedding_rows(self._loaded_rev)
+                if not rows:
+                    return
+                self._add(rows)
+                self._loaded_rev = rows[-1].rev
+
+    def remove(self, ids: Sequence[str]) -> None:
+        """Forget the vectors of deleted documents (the store's rows are gone already).
+
+        A removed row is set to NaN in place rather than cut out, so a search running
+        meanwhile sees arrays of one shape; its NaN score is never a hit.
+        """
+        with self._lock:
+            for doc_id in ids:
+                at = self._pos.pop(doc_id, None)
+                if at is not None:
+                    self._matrix[at] = np.nan
 
     def _grow(self, n_new: int, dim: int) -> None:
         size = len(self._ids) + n_new

@@ -68,8 +68,32 @@ _DAY_OFFSET = {"今天": 0, "今日": 0, "today": 0, "昨天": 1, "昨日": 1, "
 _RFC_ZONES_ZH = {"CST": "+0800"}
 
 
+# Publish times are kept within a sane window: nothing is news before the Unix epoch
+# here, and a time more than two days ahead of when the item was read is a typo or a
+# placeholder (9999-12-31). Times outside it are dropped (the document is undated).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=2)
+
+
 class DateParseError(ValueError):
     """The text is not a publish time in any form we read."""
+
+
+def latest_allowed(now: datetime) -> datetime:
+    """The latest publish time accepted for an item read at ``now``."""
+    return now + FUTURE_SLACK
+
+
+def in_window(moment: datetime, now: datetime) -> bool:
+    """True when ``moment`` lies between :data:`EARLIEST` and ``now`` plus two days."""
+    try:
+        return EARLIEST <= moment <= latest_allowed(now)
+    except (OverflowError, TypeError):
+        return False
+
+
+def window_text(now: datetime) -> str:
+    return f"{EARLIEST.date().isoformat()} .. {latest_allowed(now).date().isoformat()}"
 
 
 def default_zone(lang: str, zone: tzinfo | None = None) -> tzinfo:
@@ -157,6 +181,13 @@ def parse_datetime(
     Raises:
         DateParseError: ``value`` is not a time in any form we read.
     """
+    try:
+        return _parse(value, lang, now, zone)
+    except OverflowError as exc:  # "99999999天前", a time zone pushing year 9999 over
+        raise DateParseError(f"time out of range: {value[:60]!r}") from exc
+
+
+def _parse(value: str, lang: str, now: datetime | None, zone: tzinfo | None) -> datetime:
     tz = default_zone(lang, zone)
     text = " ".join(value.translate(_FULLWIDTH).split())
     for word, word_tz in _ZONE_WORDS.items():

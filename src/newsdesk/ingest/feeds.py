@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
-
-from newsdesk.errors import ExtractionError
+from newsdesk.errors import BackendUnavailable, ExtractionError
 from newsdesk.ingest.dates import DateParseError, parse_datetime
 from newsdesk.ingest.encoding import decode_bytes
 from newsdesk.ingest.html import extract_html
@@ -124,6 +122,14 @@ def _parse_xml(data: bytes, url: str, content_type: str, fetched_at: datetime | 
     headers = {"content-location": url} if url else {}
     if content_type:
         headers["content-type"] = content_type
+    try:
+        import feedparser  # optional stage, imported lazily: a broken one must not stop search
+    except Exception as exc:
+        raise BackendUnavailable(
+            f"reading RSS/Atom feeds needs feedparser, which cannot be imported "
+            f"({type(exc).__name__}: {exc}); pip install feedparser",
+            backend="feedparser",
+        ) from exc
     parsed = feedparser.parse(data, response_headers=headers, sanitize_html=True)
     entries = parsed.get("entries") or []
     if not entries and (parsed.get("bozo") or not parsed.get("version")):

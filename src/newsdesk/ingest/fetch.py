@@ -6,12 +6,26 @@ redirects are followed by hand so that each hop is counted and its scheme checke
 and only ``http`` and ``https`` URLs are fetched at all. Conditional requests
 (``If-None-Match`` / ``If-Modified-Since``) let feed polls cost a 304.
 
-The transport is injectable (httpx's ``BaseTransport`` protocol), so tests can run
-against a server on 127.0.0.1 or an ``httpx.MockTransport``.
+URLs come from users, feeds and redirects, so a fetch must not become a way into
+this machine or its network (server-side request forgery). Unless the operator
+allows private targets (``fetch_allow_private``), every request, on every redirect
+hop, goes through :class:`GuardedTransport`: it resolves the host itself, refuses
+loopback, private, link-local, multicast, reserved and unspecified addresses (IPv4,
+IPv6 and the IPv6 forms that embed an IPv4 address: mapped, 6to4, NAT64, Teredo;
+and every spelling of an IPv4 address the resolver accepts, such as ``2130706433``,
+``0x7f000001`` or ``127.1``), and then connects to the very address it checked, with
+the original ``Host`` header and TLS server name, so a second DNS answer cannot
+swap in another address. A refusal is one neutral message (:data:`REFUSED`), and
+failed connections all read the same, so nothing tells a caller which ports are open.
+
+The transport is injectable (httpx's ``BaseTransport`` protocol), and so is the
+resolver, so tests can run against a server on 127.0.0.1 or an ``httpx.MockTransport``.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +38,12 @@ from newsdesk.errors import FetchError
 
 ALLOWED_SCHEMES = ("http", "https")
 _REDIRECTS = (301, 302, 303, 307, 308)
+REFUSED = "refused: the address is not public"
+CONNECT_FAILED = "could not connect"
+# Resolves (host, port) to IP address strings; raises OSError when the name is unknown.
+Resolver = Callable[[str, int], list[str]]
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +52,119 @@ class FetchLimits:
     max_bytes: int = 16 * 1024 * 1024
     max_redirects: int = 5
     user_agent: str = "newsdesk"
+    # Let fetches reach loopback and private networks (an intranet feed, tests).
+    allow_private: bool = False
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address the system resolver gives for ``host``, in its order."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address stands for (mapped, 6to4, Teredo, NAT64)."""
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    if any(ip in net for net in _NAT64):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
+def is_public_address(address: str) -> bool:
+    """True when ``address`` (an IP literal) is a globally routable unicast address."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and not all(
+        is_public_address(str(v4)) for v4 in _embedded_ipv4(ip)
+    ):
+        return False
+    return ip.is_global and not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def literal_host_refused(host: str) -> bool:
+    """True when ``host`` names a non-public address without asking DNS.
+
+    Catches IP literals in every spelling (``127.1``, ``2130706433``, ``0x7f000001``,
+    ``[::ffff:127.0.0.1]``) and the names every system maps to loopback; a name
+    that needs DNS is left to :class:`GuardedTransport`, which checks what it resolves to.
+    """
+    name = host.strip("[]").rstrip(".").lower()
+    if name in _LOCAL_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name.split("%", 1)[0])
+        return not is_public_address(name)
+    except ValueError:
+        pass
+    try:
+        # inet_aton reads the legacy IPv4 forms: decimal, hex, octal, short (127.1).
+        packed = socket.inet_aton(name)
+    except (OSError, ValueError):
+        return False
+    return not is_public_address(socket.inet_ntoa(packed))
+
+
+class _Refused(Exception):
+    """The host resolves to an address that is not public."""
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """Connects only to public addresses, pinned to the address that was checked.
+
+    Each request's host is resolved here; if any of its addresses is not public the
+    request is refused before a connection is made. Otherwise the request goes to
+    the first address that accepts a connection, with the original ``Host`` header
+    and TLS server name (SNI and certificate checks use the host name).
+    """
+
+    def __init__(self, inner: httpx.BaseTransport, resolver: Resolver) -> None:
+        self._inner = inner
+        self._resolver = resolver
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.raw_host.decode("ascii")
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        if literal_host_refused(host):
+            raise _Refused(host)
+        try:
+            addresses = self._resolver(host.strip("[]"), port)
+        except (OSError, UnicodeError) as exc:
+            raise httpx.ConnectError(f"cannot resolve {host}", request=request) from exc
+        if not addresses or not all(is_public_address(a) for a in addresses):
+            raise _Refused(host)
+        failure: httpx.ConnectError | None = None
+        for address in addresses:
+            pinned = httpx.Request(
+                request.method,
+                request.url.copy_with(host=address),
+                headers=request.headers,
+                stream=request.stream,
+                extensions={**request.extensions, "sni_hostname": host},
+            )
+            try:
+                return self._inner.handle_request(pinned)
+            except httpx.ConnectError as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +185,25 @@ class Fetched:
 
 
 def check_url(url: str) -> str:
-    """Return ``url`` if it is an absolute http(s) URL with a host.
+    """Return ``url`` if it is a well-formed absolute http(s) URL with a host.
 
     Raises:
-        FetchError: another scheme (file:, ftp:, javascript: ...) or no host.
+        FetchError: another scheme (file:, ftp:, javascript: ...), no host, or a
+            malformed URL (``http://[::1/``, a port out of range ...).
     """
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        raise FetchError(
-            f"only http and https URLs are fetched, not {parts.scheme or 'none'}:", url
-        )
-    if not parts.hostname:
-        raise FetchError("URL has no host", url)
-    return url.strip()
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        scheme = parts.scheme.lower()
+        if scheme not in ALLOWED_SCHEMES:
+            raise FetchError(f"only http and https URLs are fetched, not {scheme or 'none'}:", url)
+        if not parts.hostname:
+            raise FetchError("URL has no host", url)
+        _ = parts.port  # raises on a port that is not a number in range
+        httpx.URL(text)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise FetchError(f"malformed URL ({exc})", url[:300]) from exc
+    return text
 
 
 class Fetcher:
@@ -75,9 +214,17 @@ class Fetcher:
         limits: FetchLimits | None = None,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.limits = limits or FetchLimits()
         self._clock = clock or (lambda: datetime.now(UTC))
+        if not self.limits.allow_private:
+            # No keep-alive: a pooled connection is keyed by the pinned address and
+            # would otherwise carry one host's TLS session to another host.
+            inner = transport or httpx.HTTPTransport(
+                limits=httpx.Limits(max_keepalive_connections=0), trust_env=False
+            )
+            transport = GuardedTransport(inner, resolver or system_resolver)
         self._client = httpx.Client(
             timeout=httpx.Timeout(self.limits.timeout),
             follow_redirects=False,
@@ -105,8 +252,9 @@ class Fetcher:
         """GET ``url`` within the limits, following at most ``max_redirects`` redirects.
 
         Raises:
-            FetchError: refused scheme, network error or timeout, an HTTP error status,
-                too many redirects, or a body over ``max_bytes``.
+            FetchError: refused scheme or address (:data:`REFUSED`), a connection
+                that failed (:data:`CONNECT_FAILED`, whatever the cause) or timed out,
+                an HTTP error status, too many redirects, or a body over ``max_bytes``.
         """
         current = check_url(url)
         headers = {}
@@ -124,10 +272,18 @@ class Fetcher:
                         current = check_url(urljoin(current, location))
                         continue
                     return self._read(current, response)
+            except _Refused as exc:
+                raise FetchError(REFUSED, current) from exc
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # One message for refused, unreachable and filtered alike: the reason
+                # would tell a caller which ports are open.
+                raise FetchError(CONNECT_FAILED, current) from exc
             except httpx.TimeoutException as exc:
                 raise FetchError(f"timed out after {self.limits.timeout:g}s", current) from exc
             except httpx.HTTPError as exc:
-                raise FetchError(f"{type(exc).__name__}: {exc}", current) from exc
+                raise FetchError("the connection failed", current) from exc
+            except httpx.InvalidURL as exc:
+                raise FetchError(f"malformed URL ({exc})", current) from exc
         raise FetchError(f"more than {self.limits.max_redirects} redirects", url)
 
     def _read(self, url: str, response: httpx.Response) -> Fetched:

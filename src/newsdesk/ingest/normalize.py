@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -15,10 +15,20 @@ from newsdesk.ingest.html import extract_html
 from newsdesk.models import Document, Paragraph
 from newsdesk.text import clean, detect_language
 
-__all__ = ["CHINA_TZ", "RawRecord", "build_document", "parse_published"]
+__all__ = [
+    "CHINA_TZ",
+    "RawRecord",
+    "build_document",
+    "parse_published",
+    "record_key",
+    "superseded",
+]
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _HASH_STRIP = re.compile(r"[\W_]+", re.UNICODE)
+# Code points no UTF-8 text may hold: lone surrogates (a JSON "\ud800" escape without
+# its pair) and the noncharacters U+FFFE/U+FFFF. SQLite and every JSON encoder refuse them.
+_INVALID = re.compile("[\ud800-\udfff\ufffe\uffff]")
 MAX_PARAGRAPHS = 2000
 MAX_TITLE = 500
 KNOWN_FIELDS = frozenset(
@@ -49,6 +59,20 @@ class RawRecord:
     fields: Mapping[str, Any] = field(default_factory=dict)
     fetched_at: datetime | None = None
     zone: tzinfo | None = None
+
+
+def _valid(value: Any) -> Any:
+    """``value`` with invalid code points replaced by U+FFFD (strings and lists of them)."""
+    if isinstance(value, str):
+        return _INVALID.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_INVALID.sub("\ufffd", v) if isinstance(v, str) else v for v in value]
+    return value
+
+
+def valid_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a record with every string made valid Unicode, keys included."""
+    return {_valid(k): _valid(v) for k, v in fields.items()}
 
 
 def _str_field(fields: Mapping[str, Any], name: str) -> str:
@@ -101,13 +125,43 @@ def make_id(url: str, chash: str) -> str:
     return "h" + chash[:16]
 
 
+def record_key(fields: Mapping[str, Any]) -> str:
+    """The document id a record will get, when it can be known without reading its body.
+
+    An explicit ``id``, else the id derived from its ``url``; '' for records whose id
+    comes from their content (two such records with one id are the same content).
+    """
+    doc_id = fields.get("id")
+    if isinstance(doc_id, str) and doc_id.strip():
+        return doc_id.strip()
+    url = fields.get("url")
+    if isinstance(url, str) and url.strip():
+        return make_id(url.strip(), "")
+    return ""
+
+
+def superseded(keys: Sequence[str]) -> dict[int, int]:
+    """For records with these keys, in input order: which are superseded, by which.
+
+    The last record with a key wins, so that one input naming a document twice
+    stores it once, the same way on every run.
+    """
+    last: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key:
+            last[key] = i
+    return {i: last[key] for i, key in enumerate(keys) if key and last[key] != i}
+
+
 def build_document(record: RawRecord) -> Document:
     """Validate and normalize one raw record.
 
     Raises:
         ExtractionError: a required field is missing or malformed; the message says which.
     """
-    f = record.fields
+    # A lone surrogate in one field must cost that character, not the document (and
+    # never its batch): it is replaced before anything reads the fields.
+    f = valid_fields(record.fields)
     unknown = sorted(set(f) - KNOWN_FIELDS)
     if unknown:
         raise ExtractionError(f"unknown field(s): {', '.join(unknown)}", record.origin)

@@ -13,9 +13,7 @@ import io
 import logging
 import re
 
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-
+from newsdesk.errors import BackendUnavailable
 from newsdesk.ingest.normalize import RawRecord
 
 MAX_PAGES = 1000
@@ -68,11 +66,20 @@ def pdf_record(origin: str, data: bytes, url: str) -> RawRecord:
 
     Raises:
         PdfProblem: the file is not a readable PDF, is encrypted or has no text layer.
+        BackendUnavailable: pypdf cannot be imported.
     """
+    try:
+        import pypdf  # optional stage, imported lazily: a broken pypdf must not stop search
+    except Exception as exc:
+        raise BackendUnavailable(
+            f"reading PDF needs pypdf, which cannot be imported ({type(exc).__name__}: {exc});"
+            " pip install pypdf",
+            backend="pypdf",
+        ) from exc
     # pypdf logs every recoverable oddity of a damaged file; the outcome says enough.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             raise PdfProblem("encrypted PDF")
         if len(reader.pages) > MAX_PAGES:
@@ -84,7 +91,14 @@ def pdf_record(origin: str, data: bytes, url: str) -> RawRecord:
         title = str(meta.title or "").strip() if meta is not None else ""
     except PdfProblem:
         raise
-    except (PyPdfError, ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+    except (
+        pypdf.errors.PyPdfError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        RecursionError,
+    ) as exc:
         raise PdfProblem(f"unreadable PDF: {type(exc).__name__}: {str(exc)[:120]}") from exc
     if not paragraphs:
         raise PdfProblem("PDF has no text layer (scanned?)")

@@ -7,11 +7,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from newsdesk.errors import ExtractionError, FetchError
+from newsdesk.errors import BackendUnavailable, ExtractionError, FetchError
 from newsdesk.ingest.encoding import charset_from_content_type, decode_bytes, looks_binary
 from newsdesk.ingest.feeds import looks_like_feed, parse_feed
 from newsdesk.ingest.fetch import Fetcher
-from newsdesk.ingest.normalize import RawRecord, split_text
+from newsdesk.ingest.normalize import RawRecord, record_key, split_text, superseded
 from newsdesk.ingest.pdf import PdfProblem, pdf_record
 from newsdesk.ingest.web import page_record
 
@@ -52,21 +52,41 @@ def _read_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _json_object(line: str) -> dict[str, object] | str:
+    """The JSON object on ``line``, or why there is none."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return "invalid JSON: nested too deeply"
+    if not isinstance(obj, dict):
+        return "line is not a JSON object"
+    return obj
+
+
 def _jsonl_records(path: Path, text: str) -> Iterator[RawRecord | SourceProblem]:
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    # A first pass finds documents named twice: the last line wins, and the earlier
+    # ones are reported as superseded rather than stored and then overwritten (which
+    # flipped the stored version on every run).
+    keys = []
+    for line in lines:
+        obj = _json_object(line) if line.strip() else ""
+        keys.append(record_key(obj) if isinstance(obj, dict) else "")
+    later = superseded(keys)
+    for index, line in enumerate(lines):
         if not line.strip():
             continue
-        origin = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield SourceProblem(origin, f"invalid JSON: {exc.msg} at column {exc.colno}")
+        origin = f"{path}:{index + 1}"
+        if index in later:
+            yield SourceProblem(
+                origin, f"superseded by line {later[index] + 1} (same id)", "skipped"
+            )
             continue
-        except RecursionError:
-            yield SourceProblem(origin, "invalid JSON: nested too deeply")
-            continue
-        if not isinstance(obj, dict):
-            yield SourceProblem(origin, "line is not a JSON object")
+        obj = _json_object(line)
+        if isinstance(obj, str):
+            yield SourceProblem(origin, obj)
             continue
         yield RawRecord(origin=origin, fields=obj)
 
@@ -128,6 +148,8 @@ def iter_records(paths: list[Path]) -> Iterator[RawRecord | SourceProblem]:
             yield from _file_records(item)
         except SourceProblem as problem:
             yield problem
+        except BackendUnavailable as exc:
+            yield SourceProblem(str(item), str(exc))
         except OSError as exc:
             yield SourceProblem(str(item), f"cannot read: {exc.strerror or exc}")
 
@@ -142,42 +164,48 @@ def url_records(urls: list[str], fetcher: Fetcher) -> Iterator[RawRecord | Sourc
     """Fetch each URL: a page gives one record, a feed one record per item."""
     for url in urls:
         try:
-            fetched = fetcher.get(url)
-        except FetchError as exc:
-            # The origin already names the URL; a redirect target is worth naming.
-            reason = exc.reason if exc.url == url else str(exc)
-            yield SourceProblem(url, reason)
-            continue
-        if not fetched.body.strip():
-            yield SourceProblem(url, "empty response", "skipped")
-            continue
-        ctype = fetched.content_type.split(";")[0].strip().lower()
-        if ctype == "application/pdf" or fetched.body.startswith(b"%PDF-"):
-            try:
-                yield pdf_record(url, fetched.body, fetched.url)
-            except PdfProblem as problem:
-                yield SourceProblem(url, problem.reason)
-            continue
-        if looks_binary(fetched.body):
-            yield SourceProblem(url, f"not text ({fetched.content_type or 'binary'})", "skipped")
-            continue
-        if looks_like_feed(fetched.body, fetched.content_type):
-            try:
-                feed = parse_feed(
-                    fetched.body, fetched.url, fetched.content_type, fetched.fetched_at
-                )
-            except ExtractionError as exc:
-                yield SourceProblem(url, str(exc))
-                continue
-            yield from feed.items
-            continue
-        text = decode_bytes(fetched.body, charset_from_content_type(fetched.content_type)).text
-        if ctype == "text/plain":
-            blocks = split_text(text)
-            yield RawRecord(
-                origin=url,
-                fields={"title": blocks[0] if blocks else "", "paragraphs": blocks[1:], "url": url},
-                fetched_at=fetched.fetched_at,
-            )
-            continue
-        yield page_record(url, text, fetched.url, fetched.fetched_at)
+            yield from _url_records(url, fetcher)
+        except BackendUnavailable as exc:
+            yield SourceProblem(url, str(exc))
+
+
+def _url_records(url: str, fetcher: Fetcher) -> Iterator[RawRecord | SourceProblem]:
+    """One URL's records (see :func:`url_records`)."""
+    try:
+        fetched = fetcher.get(url)
+    except FetchError as exc:
+        # The origin already names the URL; a redirect target is worth naming.
+        reason = exc.reason if exc.url == url else str(exc)
+        yield SourceProblem(url, reason)
+        return
+    if not fetched.body.strip():
+        yield SourceProblem(url, "empty response", "skipped")
+        return
+    ctype = fetched.content_type.split(";")[0].strip().lower()
+    if ctype == "application/pdf" or fetched.body.startswith(b"%PDF-"):
+        try:
+            yield pdf_record(url, fetched.body, fetched.url)
+        except PdfProblem as problem:
+            yield SourceProblem(url, problem.reason)
+        return
+    if looks_binary(fetched.body):
+        yield SourceProblem(url, f"not text ({fetched.content_type or 'binary'})", "skipped")
+        return
+    if looks_like_feed(fetched.body, fetched.content_type):
+        try:
+            feed = parse_feed(fetched.body, fetched.url, fetched.content_type, fetched.fetched_at)
+        except ExtractionError as exc:
+            yield SourceProblem(url, str(exc))
+            return
+        yield from feed.items
+        return
+    text = decode_bytes(fetched.body, charset_from_content_type(fetched.content_type)).text
+    if ctype == "text/plain":
+        blocks = split_text(text)
+        yield RawRecord(
+            origin=url,
+            fields={"title": blocks[0] if blocks else "", "paragraphs": blocks[1:], "url": url},
+            fetched_at=fetched.fetched_at,
+        )
+        return
+    yield page_record(url, text, fetched.url, fetched.fetched_at)

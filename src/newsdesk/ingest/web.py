@@ -14,12 +14,13 @@ finds none (short pages, fragments).
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-import trafilatura
-
+from newsdesk.errors import BackendUnavailable
 from newsdesk.ingest.html import ExtractedHtml, extract_html
 from newsdesk.ingest.normalize import RawRecord
 
@@ -72,8 +73,33 @@ def strip_boilerplate(paragraphs: list[str], title: str = "") -> tuple[list[str]
     return kept, dateline
 
 
+@functools.cache
+def _load_trafilatura() -> Any:
+    """trafilatura, imported on first use: a broken install of it (or of lxml's
+    ``lxml_html_clean``, which it needs) stops reading pages, never search.
+
+    Raises:
+        BackendUnavailable: it cannot be imported; the message says what to install.
+    """
+    try:
+        import trafilatura  # optional stage, imported lazily on purpose
+    except Exception as exc:  # ImportError, or lxml's own errors while importing
+        raise BackendUnavailable(
+            "reading web pages needs trafilatura, which cannot be imported "
+            f"({type(exc).__name__}: {exc}); reinstall newsdesk "
+            "(pip install -r requirements/lock.txt) or pip install trafilatura lxml_html_clean",
+            backend="trafilatura",
+        ) from exc
+    return trafilatura
+
+
 def _trafilatura(markup: str, url: str) -> tuple[list[str], str, str, str]:
-    """Body paragraphs, title, site name and date as trafilatura finds them."""
+    """Body paragraphs, title, site name and date as trafilatura finds them.
+
+    Raises:
+        BackendUnavailable: trafilatura cannot be imported.
+    """
+    trafilatura = _load_trafilatura()
     try:
         result = trafilatura.bare_extraction(
             markup,

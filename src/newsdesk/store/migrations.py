@@ -103,4 +103,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX embeddings_rev ON embeddings(rev);
     """,
+    # 5: documents deleted on request, kept as a record the user can list. A deletion
+    # the lexical index has not applied yet (another process held its writer, or a
+    # crash) is pending until an index catch-up applies it.
+    """
+    -- ``rev`` is the deleted document's last revision: revisions keep growing past it,
+    -- so a document stored again is newer than every index watermark.
+    CREATE TABLE deletions (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_id         TEXT NOT NULL,
+        rev            INTEGER NOT NULL DEFAULT 0,
+        title          TEXT NOT NULL DEFAULT '',
+        url            TEXT NOT NULL DEFAULT '',
+        content_hash   TEXT NOT NULL DEFAULT '',
+        deleted_at     TEXT NOT NULL,
+        index_pending  INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX deletions_doc ON deletions(doc_id);
+    CREATE INDEX deletions_rev ON deletions(rev);
+    CREATE INDEX deletions_pending ON deletions(index_pending) WHERE index_pending = 1;
+    """,
 )

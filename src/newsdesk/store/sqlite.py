@@ -72,6 +72,25 @@ class SummaryFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class Deletion:
+    """A document deleted on request: what it was and when it went."""
+
+    seq: int
+    doc_id: str
+    title: str
+    url: str
+    deleted_at: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "id": self.doc_id,
+            "title": self.title,
+            "url": self.url,
+            "deleted_at": self.deleted_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class VectorRow:
     """A stored embedding with the filterable fields of its document."""
 
@@ -138,6 +157,33 @@ class SQLiteStore:
             raise
         else:
             conn.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[sqlite3.Connection]:
+        """Writes that succeed or fail together inside the caller's transaction.
+
+        A failure rolls back only these writes (the batch goes on) and is raised as
+        :class:`StoreError` when SQLite refused the data.
+        """
+        conn = self._conn()
+        if not conn.in_transaction:
+            with self._write() as own:
+                try:
+                    yield own
+                except (sqlite3.Error, UnicodeError) as exc:
+                    raise StoreError(f"the store refused the document: {exc}") from exc
+            return
+        conn.execute("SAVEPOINT one_document")
+        try:
+            yield conn
+        except BaseException as exc:
+            conn.execute("ROLLBACK TO one_document")
+            conn.execute("RELEASE one_document")
+            if isinstance(exc, (sqlite3.Error, UnicodeError)):
+                raise StoreError(f"the store refused the document: {exc}") from exc
+            raise
+        else:
+            conn.execute("RELEASE one_document")
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, for companion tables in the same file (feeds)."""
@@ -208,7 +254,10 @@ class SQLiteStore:
             if dup is not None:
                 return StoredOutcome("duplicate", doc.id, duplicate_of=dup["id"])
 
-            rev = conn.execute("SELECT COALESCE(MAX(rev), 0) + 1 FROM documents").fetchone()[0]
+            rev = conn.execute(
+                "SELECT MAX((SELECT COALESCE(MAX(rev), 0) FROM documents),"
+                " (SELECT COALESCE(MAX(rev), 0) FROM deletions)) + 1"
+            ).fetchone()[0]
             published = doc.published_at
             values = (
                 rev,
@@ -227,6 +276,12 @@ class SQLiteStore:
                 doc.id,
             )
             if row is None:
+                # A document deleted before and ingested again: its new revision is
+                # indexed afresh, so an index deletion still pending must not remove it.
+                conn.execute(
+                    "UPDATE deletions SET index_pending = 0 WHERE doc_id = ? AND index_pending = 1",
+                    (doc.id,),
+                )
                 conn.execute(
                     "INSERT INTO documents (rev, url, title, source, published_at, published_ts,"
                     " lang, category, content_hash, story_id, minhash, origin, ingested_at, id)"
@@ -255,6 +310,85 @@ class SQLiteStore:
             if summary is not None:
                 self._put_summary(conn, summary)
             return StoredOutcome("accepted" if row is None else "updated", doc.id)
+
+    def delete_documents(self, ids: Sequence[str], now: str = "") -> list[Deletion]:
+        """Delete documents with everything that hangs off them, and record each.
+
+        Paragraphs, summaries, summary errors, band keys and vectors go with the
+        document (foreign keys cascade). A story that loses its representative is
+        renamed after its earliest remaining member. Unknown ids are ignored.
+        """
+        out: list[Deletion] = []
+        when = now or _now()
+        with self._write() as conn:
+            for doc_id in dict.fromkeys(ids):
+                row = conn.execute(
+                    "SELECT rev, title, url, content_hash, story_id FROM documents WHERE id = ?",
+                    (doc_id,),
+                ).fetchone()
+                if row is None:
+                    continue
+                cur = conn.execute(
+                    "INSERT INTO deletions (doc_id, rev, title, url, content_hash, deleted_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (doc_id, row["rev"], row["title"], row["url"], row["content_hash"], when),
+                )
+                conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+                if row["story_id"] == doc_id:
+                    heir = conn.execute(
+                        "SELECT id FROM documents WHERE story_id = ?"
+                        " ORDER BY published_ts IS NULL, published_ts, id LIMIT 1",
+                        (doc_id,),
+                    ).fetchone()
+                    if heir is not None:
+                        conn.execute(
+                            "UPDATE documents SET story_id = ? WHERE story_id = ?",
+                            (heir["id"], doc_id),
+                        )
+                out.append(
+                    Deletion(int(cur.lastrowid or 0), doc_id, row["title"], row["url"], when)
+                )
+        return out
+
+    def deletions(self, limit: int = 1000) -> list[Deletion]:
+        """Recorded deletions, newest first."""
+        rows = self._conn().execute(
+            "SELECT seq, doc_id, title, url, deleted_at FROM deletions ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            Deletion(int(r["seq"]), r["doc_id"], r["title"], r["url"], r["deleted_at"])
+            for r in rows
+        ]
+
+    def count_deletions(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM deletions").fetchone()[0])
+
+    def deletion_seq(self) -> int:
+        """The sequence number of the latest deletion (0 when none)."""
+        return int(
+            self._conn().execute("SELECT COALESCE(MAX(seq), 0) FROM deletions").fetchone()[0]
+        )
+
+    def deleted_since(self, seq: int) -> list[str]:
+        """Ids deleted after deletion ``seq`` and not stored again since."""
+        rows = self._conn().execute(
+            "SELECT DISTINCT x.doc_id FROM deletions x LEFT JOIN documents d ON d.id = x.doc_id"
+            " WHERE x.seq > ? AND d.id IS NULL",
+            (seq,),
+        )
+        return [r["doc_id"] for r in rows]
+
+    def pending_deletions(self) -> list[str]:
+        """Deleted ids the lexical index may still hold."""
+        rows = self._conn().execute("SELECT DISTINCT doc_id FROM deletions WHERE index_pending = 1")
+        return [r["doc_id"] for r in rows]
+
+    def mark_deletions_indexed(self, ids: Sequence[str]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE deletions SET index_pending = 0 WHERE doc_id = ?", [(i,) for i in ids]
+            )
 
     def replace_signatures(self, rows: Sequence[tuple[str, bytes, Sequence[int]]]) -> None:
         """Store new near-duplicate signatures and band keys (doc id, minhash, bands)."""
@@ -439,6 +573,13 @@ class SQLiteStore:
             (limit,),
         )
         return [(r["source"], int(r["n"])) for r in rows]
+
+    def languages(self) -> list[tuple[str, int]]:
+        """Document languages with their counts, largest first."""
+        rows = self._conn().execute(
+            "SELECT lang, COUNT(*) AS n FROM documents GROUP BY lang ORDER BY n DESC, lang"
+        )
+        return [(r["lang"], int(r["n"])) for r in rows]
 
     def rows_since(self, rev: int, limit: int = 1000) -> list[IndexRow]:
         """Documents changed after ``rev``, oldest change first, for index catch-up."""

@@ -22,10 +22,13 @@ from newsdesk.engine import Engine
 from newsdesk.errors import FetchError, InputError, NotFound, PermissionDenied
 from newsdesk.ingest import RawRecord
 from newsdesk.ingest.fetch import check_url
+from newsdesk.ingest.normalize import record_key, superseded
 from newsdesk.ingest.sources import SUPPORTED, SourceProblem
-from newsdesk.search import MAX_LIMIT
+from newsdesk.search import MAX_LIMIT, query_notes
 from newsdesk.views import document_json, ingest_json, search_json
+from newsdesk.web import schemas
 from newsdesk.web.pages import PAGE_SIZE, Refresher, search_request
+from newsdesk.web.schemas import errors
 
 MAX_DOCUMENTS_PER_REQUEST = 1000
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -38,6 +41,23 @@ def _token_ok(settings: Settings, authorization: str | None) -> bool:
     return hmac.compare_digest(given.encode(), settings.api_token.encode())
 
 
+def write_denied(settings: Settings, authorization: str | None) -> PermissionDenied | None:
+    """Why a request that changes data is refused, or None when its token is right."""
+    if not settings.api_token:
+        return PermissionDenied(
+            "writes are disabled: set api_token (env NEWSDESK_API_TOKEN) to enable them", 403
+        )
+    if not _token_ok(settings, authorization):
+        return PermissionDenied("missing or wrong bearer token", 401)
+    return None
+
+
+# Declared error statuses: every route can fail validation or internally; reads need the
+# token when api_token_for_reads is set; writes need it always (and have bodies).
+READ_ERRORS = errors(401, 422, 500)
+WRITE_ERRORS = errors(400, 401, 403, 413, 422, 500)
+
+
 def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
     """Add the ``/api/v1`` routes to ``app``."""
     refresh = Refresher(engine)
@@ -45,12 +65,11 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
     ingest_lock = threading.Lock()
 
     def require_write(authorization: str | None = Header(None)) -> None:
-        if not settings.api_token:
-            raise PermissionDenied(
-                "writes are disabled: set api_token (env NEWSDESK_API_TOKEN) to enable them", 403
-            )
-        if not _token_ok(settings, authorization):
-            raise PermissionDenied("missing or wrong bearer token", 401)
+        # The app checks this before it reads a body (web.app.TokenFirst); here it
+        # declares the header in the schema and guards the route on its own.
+        denied = write_denied(settings, authorization)
+        if denied is not None:
+            raise denied
 
     def require_read(authorization: str | None = Header(None)) -> None:
         if settings.api_token_for_reads and not _token_ok(settings, authorization):
@@ -59,18 +78,37 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
     read = [Depends(require_read)]
     write = [Depends(require_write)]
 
-    @app.get("/api/v1/health", tags=["meta"])
+    @app.get(
+        "/api/v1/health", tags=["meta"], response_model=schemas.HealthOut, responses=errors(500)
+    )
     def health() -> dict[str, Any]:
-        """Liveness and document counts (always open, for monitors)."""
+        """Liveness and the truth about every index (always open, for monitors).
+
+        ``not_indexed`` documents cannot be found by their words yet, and
+        ``without_vectors`` ones not by their meaning; ``catching_up`` is true while
+        this server embeds what a crash or a deferred ingest left without vectors.
+        """
         info = engine.status()
         return {
             "ok": True,
             "version": __version__,
             "documents": info["documents"],
             "indexed": info["indexed"],
+            "embedded": info["embedded"],
+            "not_indexed": info["not_indexed"],
+            "without_vectors": info["without_vectors"],
+            "vector_index": info["vector_index"],
+            "catching_up": engine.catching_up,
+            "catch_up_error": engine.catch_up_error,
         }
 
-    @app.get("/api/v1/search", tags=["search"], dependencies=read)
+    @app.get(
+        "/api/v1/search",
+        tags=["search"],
+        dependencies=read,
+        response_model=schemas.SearchOut,
+        responses={**READ_ERRORS, **errors(400)},
+    )
     def api_search(
         q: str = Query("", max_length=1000, description="Query, Chinese or English"),
         sort: str = Query("newest", pattern="^(newest|relevance)$"),
@@ -84,16 +122,28 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
         """Search; the same contract as ``newsdesk search --json``."""
         refresh()
         req = search_request(q, sort, 1, since, until, lang, source, limit)
-        return search_json(engine.search(replace(req, offset=offset)))
+        return {**search_json(engine.search(replace(req, offset=offset))), "notes": query_notes(q)}
 
-    @app.get("/api/v1/documents/{doc_id}", tags=["documents"], dependencies=read)
+    @app.get(
+        "/api/v1/documents/{doc_id}",
+        tags=["documents"],
+        dependencies=read,
+        response_model=schemas.DocumentOut,
+        responses={**READ_ERRORS, **errors(404)},
+    )
     def api_document(doc_id: str) -> dict[str, Any]:
         """One document with numbered paragraphs; the same as ``newsdesk show --json``."""
         doc = engine.document(doc_id)
         errors = [e.to_json() for e in engine.summary_errors(doc_id)]
         return document_json(doc, engine.summary_for(doc_id), engine.other_sources(doc), errors)
 
-    @app.get("/api/v1/documents/{doc_id}/summary", tags=["documents"], dependencies=read)
+    @app.get(
+        "/api/v1/documents/{doc_id}/summary",
+        tags=["documents"],
+        dependencies=read,
+        response_model=schemas.SummaryOut,
+        responses={**READ_ERRORS, **errors(404)},
+    )
     def api_summary(doc_id: str) -> dict[str, Any]:
         """The structured summary of one document, with its verification record."""
         engine.document(doc_id)
@@ -102,12 +152,53 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
             raise NotFound("summary", doc_id)
         return summary.to_json()
 
-    @app.get("/api/v1/sources", tags=["search"], dependencies=read)
+    @app.get(
+        "/api/v1/sources",
+        tags=["search"],
+        dependencies=read,
+        response_model=schemas.SourcesOut,
+        responses=READ_ERRORS,
+    )
     def api_sources() -> dict[str, Any]:
         """Known sources with their document counts."""
         return {"sources": [{"source": s, "documents": n} for s, n in engine.sources()]}
 
-    @app.post("/api/v1/documents", tags=["ingest"], dependencies=write)
+    @app.delete(
+        "/api/v1/documents/{doc_id}",
+        tags=["documents"],
+        dependencies=write,
+        response_model=schemas.DeleteOut,
+        responses={**WRITE_ERRORS, **errors(404)},
+    )
+    def api_delete_document(doc_id: str) -> dict[str, Any]:
+        """Delete a document from the store and every index; the deletion is recorded.
+
+        The same item may be ingested again afterwards.
+        """
+        with ingest_lock:
+            deleted, _ = engine.delete_documents([doc_id])
+        if not deleted:
+            raise NotFound("document", doc_id)
+        return {"ok": True, "deleted": deleted[0].to_json()}
+
+    @app.get(
+        "/api/v1/deletions",
+        tags=["documents"],
+        dependencies=read,
+        response_model=schemas.DeletionsOut,
+        responses=READ_ERRORS,
+    )
+    def api_deletions(limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+        """Documents deleted on request, newest first."""
+        return {"deletions": [d.to_json() for d in engine.deletions(limit)]}
+
+    @app.post(
+        "/api/v1/documents",
+        tags=["ingest"],
+        dependencies=write,
+        response_model=schemas.IngestOut,
+        responses=WRITE_ERRORS,
+    )
     def api_add_documents(
         payload: dict[str, Any] = Body(
             ...,
@@ -120,64 +211,107 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
             raise InputError("'documents' must be a non-empty list of objects")
         if len(items) > MAX_DOCUMENTS_PER_REQUEST:
             raise InputError(f"at most {MAX_DOCUMENTS_PER_REQUEST} documents per request")
-        records = [
-            RawRecord(origin=f"request:{i}", fields=item)
-            if isinstance(item, dict)
-            else SourceProblem(f"request:{i}", "document is not a JSON object")
-            for i, item in enumerate(items, start=1)
-        ]
+        # The same document twice in one request: the last one wins, once.
+        later = superseded([record_key(i) if isinstance(i, dict) else "" for i in items])
+
+        def record(n: int, item: Any) -> RawRecord | SourceProblem:
+            origin = f"request:{n}"
+            if n - 1 in later:
+                reason = f"superseded by request:{later[n - 1] + 1} (same id)"
+                return SourceProblem(origin, reason, "skipped")
+            if not isinstance(item, dict):
+                return SourceProblem(origin, "document is not a JSON object")
+            return RawRecord(origin=origin, fields=item)
+
+        records = [record(n, item) for n, item in enumerate(items, start=1)]
         with ingest_lock:
             report = engine.ingest_records(records)
         return {"ok": True, **ingest_json(report)}
 
-    def _web_url(payload: dict[str, Any]) -> str:
+    def _web_url(url: str) -> str:
         # Only http(s) from the network: a path or file: URL would read this server's disk.
-        url = payload.get("url")
-        if not isinstance(url, str) or not url.strip():
+        if not url.strip():
             raise InputError('give the address as {"url": "https://..."}')
         try:
             return check_url(url)
         except FetchError as exc:
             raise InputError(str(exc)) from exc
 
-    @app.post("/api/v1/ingest/url", tags=["ingest"], dependencies=write)
-    def api_ingest_url(
-        payload: dict[str, Any] = Body(..., examples=[{"url": "https://…"}]),
-    ) -> dict[str, Any]:
-        """Fetch a web page (or a feed's items) by http(s) URL and ingest it."""
-        url = _web_url(payload)
+    @app.post(
+        "/api/v1/ingest/url",
+        tags=["ingest"],
+        dependencies=write,
+        response_model=schemas.IngestOut,
+        responses=WRITE_ERRORS,
+    )
+    def api_ingest_url(payload: schemas.UrlIn) -> dict[str, Any]:
+        """Fetch a web page (or a feed's items) by http(s) URL and ingest it.
+
+        Addresses that are not public (loopback, private, link-local ...) are refused
+        unless the server allows them (``fetch_allow_private``).
+        """
+        url = _web_url(payload.url)
         with ingest_lock:
             report = engine.ingest_inputs([url])
         return {"ok": True, **ingest_json(report)}
 
-    @app.get("/api/v1/feeds", tags=["feeds"], dependencies=read)
+    @app.get(
+        "/api/v1/feeds",
+        tags=["feeds"],
+        dependencies=read,
+        response_model=schemas.FeedsOut,
+        responses=READ_ERRORS,
+    )
     def api_feeds() -> dict[str, Any]:
         """The feeds this home follows, with their last poll and error state."""
         return {"feeds": [f.to_json() for f in engine.feeds()]}
 
-    @app.post("/api/v1/feeds", tags=["feeds"], dependencies=write)
-    def api_add_feed(
-        payload: dict[str, Any] = Body(..., examples=[{"url": "https://…"}]),
-    ) -> dict[str, Any]:
+    @app.post(
+        "/api/v1/feeds",
+        tags=["feeds"],
+        dependencies=write,
+        response_model=schemas.FeedAddOut,
+        responses=WRITE_ERRORS,
+    )
+    def api_add_feed(payload: schemas.UrlIn) -> dict[str, Any]:
         """Follow a feed (RSS, Atom or JSON Feed) by http(s) URL; poll it to ingest."""
-        info, added = engine.add_feed(_web_url(payload))
+        info, added = engine.add_feed(_web_url(payload.url))
         return {"ok": True, "added": added, "feed": info.to_json()}
 
-    @app.delete("/api/v1/feeds", tags=["feeds"], dependencies=write)
+    @app.delete(
+        "/api/v1/feeds",
+        tags=["feeds"],
+        dependencies=write,
+        response_model=schemas.FeedRemoveOut,
+        responses={**WRITE_ERRORS, **errors(404)},
+    )
     def api_remove_feed(url: str = Query(..., max_length=2000)) -> dict[str, Any]:
-        """Stop following a feed; its documents stay."""
-        if not engine.remove_feed(_web_url({"url": url})):
+        """Stop following a feed, named exactly as followed; its documents stay."""
+        # Not re-validated: a feed stored with a URL that no longer parses must still go.
+        if not url.strip() or not engine.remove_feed(url.strip()):
             raise NotFound("feed", url)
-        return {"ok": True, "removed": url}
+        return {"ok": True, "removed": url.strip()}
 
-    @app.post("/api/v1/feeds/poll", tags=["feeds"], dependencies=write)
+    @app.post(
+        "/api/v1/feeds/poll",
+        tags=["feeds"],
+        dependencies=write,
+        response_model=schemas.FeedPollsOut,
+        responses=WRITE_ERRORS,
+    )
     def api_poll_feeds() -> dict[str, Any]:
         """Poll every followed feed once (conditional requests) and ingest new items."""
         with ingest_lock:
             polls = engine.poll_feeds()
         return {"ok": True, "feeds": [p.to_json() for p in polls]}
 
-    @app.post("/api/v1/ingest/file", tags=["ingest"], dependencies=write)
+    @app.post(
+        "/api/v1/ingest/file",
+        tags=["ingest"],
+        dependencies=write,
+        response_model=schemas.IngestOut,
+        responses=WRITE_ERRORS,
+    )
     def api_ingest_file(
         file: UploadFile = File(..., description="JSONL, HTML, text or Markdown"),
     ) -> dict[str, Any]:
@@ -197,7 +331,7 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
                 report = engine.ingest_paths([path])
         # Report origins by the uploaded name, not the temporary path.
         data = ingest_json(report)
-        for key in ("accepted", "problems", "duplicates"):
+        for key in ("accepted", "problems", "duplicates", "notes"):
             for item in data[key]:
                 item["origin"] = item["origin"].replace(str(path), f"upload:{name}")
         return {"ok": True, **data}

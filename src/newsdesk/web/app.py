@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsdesk import __version__
@@ -43,6 +44,41 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
         {"ok": False, "error": {"status": status, "code": code, "message": message}},
         status_code=status,
     )
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class TokenFirst:
+    """Refuse API requests that change data without the right token, before any body.
+
+    Runs outside :class:`BodyLimit`, so an unauthenticated upload is answered (401,
+    or 403 when writes are disabled) from its headers alone: not one byte of its body
+    is read, and the connection is closed rather than drained.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in SAFE_METHODS
+            and scope["path"].startswith("/api/")
+        ):
+            header = dict(scope.get("headers", [])).get(b"authorization", b"")
+            denied = api.write_denied(self.settings, header.decode("latin-1") or None)
+            if denied is not None:
+                code = "unauthorized" if denied.status == 401 else "forbidden"
+                response = error_response(denied.status, code, str(denied))
+                if denied.status == 401:
+                    response.headers["WWW-Authenticate"] = "Bearer"
+                response.headers["Connection"] = "close"
+                _secure(response)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -109,6 +145,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    # Added after BodyLimit, so it runs before it: the token is checked first.
+    app.add_middleware(TokenFirst, settings=settings)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -124,12 +162,28 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             request, "error.html", {"status": status, "message": message}, status_code=status
         )
 
+    def _allowed(request: Request) -> str:
+        # Starlette's 405 names only the first route that matched the path; a path
+        # served by several routes (GET, POST and DELETE /api/v1/feeds) allows them all.
+        methods: set[str] = set()
+        for route in app.routes:
+            match, _ = route.matches(request.scope)
+            if match is Match.PARTIAL:
+                methods.update(getattr(route, "methods", None) or ())
+        return ", ".join(sorted(methods))
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        response: Response
         if _is_api(request):
-            return error_response(exc.status_code, code, str(exc.detail))
-        return _html_error(request, exc.status_code, str(exc.detail))
+            response = error_response(exc.status_code, code, str(exc.detail))
+        else:
+            response = _html_error(request, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed(request) or response.headers.get("Allow", "")
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -178,6 +232,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     pages.register(app, eng, templates)
     api.register(app, eng, settings)
     app.state.engine = eng
+    # A crash or a deferred ingest may have left documents without vectors: a server
+    # embeds them while it serves (``/health`` says so).
+    eng.catch_up_in_background()
     return app
 
 
