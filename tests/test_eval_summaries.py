@@ -106,8 +106,11 @@ def test_extractive_citations_are_always_valid_on_real_articles() -> None:
 
 
 # Measured on the first 200 pairs of each set when the floors were set:
-# finna 40.12/28.94/36.96, lcsts 27.65/15.75/23.69, cfbenchmark 22.24/9.82/14.70.
-FINNA = {"rouge1": 39.8, "rouge2": 28.6, "rougeL": 36.6}
+# finna 38.38/27.54/35.37, lcsts 27.47/15.61/23.50, cfbenchmark 22.47/9.99/14.98.
+# FinNA was 40.12/28.94/36.96 while bullets could be clauses cut at "；"; whole
+# sentences (issue 11) make its lead bullet 6 characters longer than the one-line
+# references, so its floor was lowered on purpose.
+FINNA = {"rouge1": 38.0, "rouge2": 27.2, "rougeL": 35.0}
 LCSTS = {"rouge1": 27.3, "rouge2": 15.4, "rougeL": 23.3}
 CFB = {"rouge1": 21.9, "rouge2": 9.5, "rougeL": 14.4}
 
@@ -127,7 +130,7 @@ def test_lead_bullet_rouge_floors() -> None:
             assert ours[metric] >= value, (name, metric, ours)
     # Where the margin is wide, the comparison with the baseline is pinned too.
     assert report["finna"]["newsdesk_lead_bullet"]["rouge1"] > (
-        report["finna"]["textrank"]["rouge1"] + 3
+        report["finna"]["textrank"]["rouge1"] + 2
     )
     assert report["cfbenchmark_summary"]["newsdesk_lead_bullet"]["rouge1"] > (
         report["cfbenchmark_summary"]["lead1"]["rouge1"] + 5
