@@ -88,7 +88,7 @@ def test_failures_file(home: Path, tmp_path: Path) -> None:
 def test_human_output_and_errors(home: Path) -> None:
     run(home, "demo", "--no-serve")
     text = run(home, "search", "技术主权").stdout
-    assert "Core Insights" in text and "[1]" in text
+    assert "Core Viewpoint" in text and "[1]" in text
     missing = run(home, "show", "no-such-doc", code=1)
     assert "document not found: no-such-doc" in missing.stderr
     assert "Traceback" not in missing.output

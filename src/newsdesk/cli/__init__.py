@@ -406,6 +406,7 @@ def demo(state: State, query: str, do_serve: bool, host: str | None, port: int |
 cli.add_command(evaluate.eval_group)
 evaluate.eval_group.add_command(eval_summaries.eval_numbers)
 evaluate.eval_group.add_command(eval_summaries.eval_summaries)
+evaluate.eval_group.add_command(eval_summaries.eval_keyfacts)
 cli.add_command(summarize_cmd.summarize)
 cli.add_command(feeds.feeds_group)
 evaluate.eval_group.add_command(eval_dedupe.eval_dedupe)
