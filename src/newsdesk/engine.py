@@ -26,6 +26,7 @@ from newsdesk.embed import Embedder
 from newsdesk.embed.hashing import HashingEmbedder
 from newsdesk.embed.http import HTTPEmbedder
 from newsdesk.embed.local import E5Embedder, USEEmbedder
+from newsdesk.endpoints import OpenAIChatClient
 from newsdesk.errors import (
     ConfigError,
     ExtractionError,
@@ -61,7 +62,7 @@ from newsdesk.store import SQLiteStore, SummaryFailure
 from newsdesk.store.feeds import FeedInfo, FeedStore
 from newsdesk.summarize import Summarizer
 from newsdesk.summarize.extractive import ExtractiveSummarizer
-from newsdesk.summarize.llm import LLMSummarizer, OpenAIChatClient
+from newsdesk.summarize.llm import LLMSummarizer
 
 LLM_SUMMARIZER = "llm"
 EXTRACTIVE_SUMMARIZER = "extractive"
