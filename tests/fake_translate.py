@@ -47,6 +47,7 @@ _EN_FIGURE = re.compile(
 _ZH_UNITS = {"%": "%", "个百分点": " percentage points", "百分点": " percentage points"}
 _EN_UNITS = {"%": "%", "percent": "%", "percentage point": "个百分点", "basis point": "个基点"}
 _ZH_SCALES = {"万亿": 1e12, "亿": 1e8, "万": 1e4}
+_ZH_RANGE = re.compile(r"(\d+(?:\.\d+)?)[-~至到](\d+(?:\.\d+)?)(万亿|亿|万)")
 _EN_SCALES = {"trillion": 1e12, "billion": 1e9, "million": 1e6}
 FILLER_EN = ["lorem", "ipsum", "dolor", "amet", "consec", "tetur"]
 INJECTION = re.compile(r"ignore (?:all )?previous instructions", re.IGNORECASE)
@@ -75,6 +76,8 @@ def _zh_number(value: float) -> str:
 def pseudo_translate(text: str, source: str, target: str) -> str:
     """A deterministic stand-in for a faithful translation (see the module docstring)."""
     if target == "en":
+        # A range shares its scale: 37-38万 is 370,000 to 380,000.
+        text = _ZH_RANGE.sub(lambda m: f"{m.group(1)}{m.group(3)}至{m.group(2)}{m.group(3)}", text)
         out: list[str] = []
         pos = 0
         for m in _ZH_FIGURE.finditer(text):
@@ -103,7 +106,7 @@ def pseudo_translate(text: str, source: str, target: str) -> str:
 
 def _filler_en(chunk: str) -> str:
     words = []
-    pattern = r"[A-Za-z][A-Za-z0-9&+.-]*|[\u3400-\u9fff]"
+    pattern = r"[A-Za-z][A-Za-z0-9&+.-]*|\d+(?:\.\d+)?[A-Za-z][A-Za-z0-9]*|[\u3400-\u9fff]"
     for i, piece in enumerate(re.findall(pattern, chunk)):
         if piece[0].isascii():
             words.append(piece)

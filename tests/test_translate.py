@@ -160,6 +160,23 @@ def test_translation_checks(translation: str, problem: str) -> None:
     assert problem in reason
 
 
+def test_a_figure_changed_into_another_figure_of_the_same_sentence_is_caught() -> None:
+    original = "苹果涨1%，微软涨1%，谷歌涨2%。"
+    good = "Apple rose 1%, Microsoft rose 1% and Google rose 2%."
+    changed = "Apple rose 2%, Microsoft rose 1% and Google rose 2%."
+    assert check_translation(original, good, original, "zh", "en") == ""
+    # Every value is in the paragraph, but one 1% of the original is gone.
+    assert "1%" in check_translation(original, changed, original, "zh", "en")
+    # Vague amounts need no figure: 数百万元 may be "millions of yuan".
+    vague = "公司去年营收达到数百万元。"
+    assert (
+        check_translation(
+            vague, "The company's revenue reached millions of yuan last year.", vague, "zh", "en"
+        )
+        == ""
+    )
+
+
 def test_translation_checks_into_chinese() -> None:
     original = "The ECB held its deposit rate at 2.00% on Thursday after eight cuts."
     assert (

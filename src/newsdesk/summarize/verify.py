@@ -479,10 +479,30 @@ def check_translation(
         if not ev.supports(q):
             return f"number {q.raw!r} of the translation is not in the cited paragraph(s)"
     kept = evidence(text)
+    # Each figure of the original must be matched by its own figure of the translation
+    # (a multiset): "1% … 1%" rendered "2% … 1%" loses one 1% even though 1% is there.
+    written = [(q.value, q.kind) for q in quantities(text)]
+    available = list(written)
     for q in quantities(original):
-        # Vague Chinese numerals (两国 "the two countries", 几十年 "decades") may be
-        # rendered without a number; figures written in digits or over 100 may not.
-        if (any(c.isdigit() for c in q.raw) or q.value >= 100) and not kept.supports(q):
+        # Vague Chinese numerals (两国 "the two countries", 几十年 "decades", 数百万
+        # "millions") may be rendered without a figure; figures written in digits, or in
+        # Chinese digits over 100 (三十亿), may not.
+        spelled = any(c in "一二两三四五六七八九" for c in q.raw) and q.value >= 100
+        if not (any(c.isdigit() for c in q.raw) or spelled):
+            continue
+        match = next(
+            (
+                i
+                for i, (v, kind) in enumerate(available)
+                if _same(v, q.value) and (kind == q.kind or q.kind == "number")
+            ),
+            None,
+        )
+        if match is not None:
+            available.pop(match)
+        # Unmatched: fine only if the translation says it without a figure ("May",
+        # "second"); a figure it writes fewer times than the original was changed.
+        elif not kept.supports(q) or any(_same(q.value, v) for v, _ in written):
             return f"number {q.raw!r} of the original did not survive the translation"
     if source == "zh" and target == "en":
         lowered = text.lower()
