@@ -23,6 +23,7 @@ and the length ratios on hand-annotated real articles (bench/summaries.md).
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import unicodedata
@@ -394,11 +395,14 @@ class ExtractiveSummarizer:
         lang = "zh" if document.lang in ("zh", "mixed") else "en"
         sentences = _sentences(document, lang)
         if not any(s.usable for s in sentences):
-            # Too little prose to choose from: fall back to the opening of a paragraph.
-            sentences = [
-                _Sentence(p.n, i, p.text, frozenset(tokenize(p.text)))
-                for i, p in enumerate(document.paragraphs[:1])
-            ]
+            # Nothing but headings, ads or questions: the article's first sentence has
+            # to do (still one sentence, cited).
+            opening = document.paragraphs[0] if document.paragraphs else None
+            text = ""
+            if opening is not None:
+                text = (split_sentences(opening.text, semicolons=False) or [opening.text])[0]
+            number = opening.n if opening is not None else 1
+            sentences = [_Sentence(number, 0, text, frozenset(tokenize(text)))]
         title_tokens = frozenset(tokenize(document.title))
         df: Counter[str] = Counter()
         for s in sentences:
@@ -416,30 +420,43 @@ class ExtractiveSummarizer:
         taken = {core}
         covered = _Covered(set(), set(), set())
         covered.add(features[core])
-        candidates = _units(sentences)
-        while len(chosen) < self.max_bullets:
-            best: tuple[float, int, _Unit, set[int], int | None] | None = None
-            for unit in candidates:
-                span = set(range(unit.first, unit.last + 1))
-                new = span - taken
-                if not new:
-                    continue
-                extends = next((f for f, e in chosen.items() if f <= unit.first <= e), None)
-                if span & taken and (extends is None or extends == core):
-                    # Overlaps a bullet without continuing it, or would turn the
-                    # one-sentence Core Viewpoint into two.
-                    continue
-                cost = sum(len(sentences[i].text) for i in new)
-                if used + cost > budget:
-                    continue
-                gain = _gain([features[i] for i in sorted(new)], covered, len(title_tokens))
-                value = gain / cost**_COST_EXPONENT
-                if best is None or value > best[0]:
-                    best = (value, cost, unit, new, extends)
-            if best is None:
-                break
-            _, cost, unit, new, extends = best
-            candidates.remove(unit)
+        units = _units(sentences)
+
+        def value(k: int) -> tuple[float, int, set[int], int | None] | None:
+            """What unit ``k`` adds per length now, or None if it cannot be chosen."""
+            unit = units[k]
+            span = set(range(unit.first, unit.last + 1))
+            new = span - taken
+            if not new:
+                return None
+            extends = next((f for f, e in chosen.items() if f <= unit.first <= e), None)
+            if span & taken and (extends is None or extends == core):
+                # Overlaps a bullet without continuing it, or would turn the
+                # one-sentence Core Viewpoint into two.
+                return None
+            cost = sum(len(sentences[i].text) for i in new)
+            if used + cost > budget:
+                return None
+            gain = _gain([features[i] for i in sorted(new)], covered, len(title_tokens))
+            return gain / cost**_COST_EXPONENT, cost, new, extends
+
+        # Lazy greedy: a unit's value only falls as the summary covers more, so a value
+        # computed earlier is an upper bound; units next to a chosen one are recomputed.
+        heap: list[tuple[float, int]] = []
+        for k in range(len(units)):
+            start = value(k)
+            if start is not None:
+                heapq.heappush(heap, (-start[0], k))
+        while heap and len(chosen) < self.max_bullets:
+            _, k = heapq.heappop(heap)
+            current = value(k)
+            if current is None:
+                continue
+            if heap and current[0] < -heap[0][0]:
+                heapq.heappush(heap, (-current[0], k))
+                continue
+            _, cost, new, extends = current
+            unit = units[k]
             tokens = frozenset().union(*(sentences[i].tokens for i in new))
             if any(_similar(tokens, sentences[i].tokens) for i in taken):
                 continue  # a near-repeat of what is chosen
@@ -448,6 +465,12 @@ class ExtractiveSummarizer:
             used += cost
             for i in new:
                 covered.add(features[i])
+            # Units that overlap what was just taken now cost less: value them again.
+            for j, other in enumerate(units):
+                if j != k and other.first <= max(new) and other.last >= min(new):
+                    again = value(j)
+                    if again is not None:
+                        heapq.heappush(heap, (-again[0], j))
 
         ui = self.ui_language
         lead = _bullet(sentences, core, chosen.pop(core))
