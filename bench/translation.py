@@ -16,6 +16,9 @@ this measures the plumbing and the checks, not translation quality:
 2. The same checks on 1,915 WMT21 Chinese news sentences against their *human*
    English translations: how many would be shown, and why the others are not.
 3. Milliseconds per document: translating (HTTP to 127.0.0.1) and checking.
+4. What a search page of 10 results pays to show its summaries to a reader: the
+   original, English without a translator, English from a warm translation cache;
+   beside the search itself, in one run on a scratch home of the same articles.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fake_translate import FakeLibreTranslate, pseudo_translate
+from newsdesk import load_settings, open_engine
 from newsdesk.evaluation import data as ds
 from newsdesk.models import Document
 from newsdesk.reading import read, texts_to_translate
@@ -107,6 +111,50 @@ def human_translations(data: Path) -> tuple[int, Counter[str]]:
     return n, reasons
 
 
+def page_costs(docs: list[Document], url: str, rounds: int = 40) -> dict[str, float]:
+    """Median ms to show 10 results' summaries, beside the search that found them."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="newsdesk-bench-") as tmp:
+        corpus = Path(tmp) / "c.jsonl"
+        with corpus.open("w", encoding="utf-8") as fh:
+            for d in docs:
+                row = {
+                    "id": d.id,
+                    "title": d.title,
+                    "lang": d.lang,
+                    "paragraphs": [p.text for p in d.paragraphs],
+                }
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        home = Path(tmp) / "home"
+        plain = {"NEWSDESK_EMBEDDER": "none", "NEWSDESK_TRANSLATOR": "none"}
+        with open_engine(load_settings(home=home, environ=plain)) as eng:
+            eng.ingest_paths([corpus])
+        rows: dict[str, list[float]] = {"search": [], "original": [], "en, no translator": []}
+        rows["en, cached translations"] = []
+        translated = {**plain, "NEWSDESK_TRANSLATOR": "auto", "NEWSDESK_LIBRETRANSLATE_URL": url}
+        with (
+            open_engine(load_settings(home=home, environ=plain)) as eng,
+            open_engine(load_settings(home=home, environ=translated)) as mt,
+        ):
+            queries = ["芯片", "经济", "市场", "会议", "发展"]
+            for r in range(rounds):
+                started = time.perf_counter()
+                hits = [h.document for h in eng.search(queries[r % len(queries)]).hits]
+                rows["search"].append(1000 * (time.perf_counter() - started))
+                mt.reader_summaries(hits, "en")  # warms the cache (first round only)
+                for name, engine, lang in (
+                    ("original", eng, "original"),
+                    ("en, no translator", eng, "en"),
+                    ("en, cached translations", mt, "en"),
+                ):
+                    started = time.perf_counter()
+                    engine.reader_summaries(hits, lang)
+                    rows[name].append(1000 * (time.perf_counter() - started))
+    return {k: statistics.median(v) for k, v in rows.items()}
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     data = ds.resolve_data_dir(Path("..") / "shared" / "data")
@@ -123,6 +171,8 @@ def main() -> None:
                 f"  translate {row['translate_ms_median']:.1f} ms/doc"
                 f"  checks {row['check_ms_median']:.2f} ms/doc  {row['reasons']}"
             )
+        costs = page_costs(docs, server.url("good"))
+    print("a search page of 10 results, median ms:", {k: round(v, 2) for k, v in costs.items()})
     total, reasons = human_translations(data)
     print(f"WMT21 human translations: {total} sentences")
     for reason, count in reasons.most_common():

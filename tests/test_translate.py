@@ -407,6 +407,8 @@ def test_translator_settings(home: Path, libre: FakeLibreTranslate) -> None:
     }
     with _engine(home, env) as eng:
         assert eng.translation is not None and eng.translation.label[0] == "libretranslate"
+        assert eng.status()["backends"]["translator"] == "libretranslate"
+        assert eng.status()["translations"] == 0
     shown = CliRunner().invoke(cli, ["--home", str(home), "config", "--json"], env=env)
     config = json.loads(shown.stdout)
     assert config["libretranslate_api_key"] == "***" and config["translator"] == "auto"
