@@ -14,6 +14,7 @@ in the paragraph; other numbers may match any quantity of the same value.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -23,6 +24,7 @@ from typing import Literal
 import cn2an
 
 from newsdesk.models import Bullet, Document, DroppedBullet, Section, Summary, Verification
+from newsdesk.text import cjk_ratio
 
 Kind = Literal["number", "percent"]
 
@@ -428,13 +430,9 @@ _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9&+]*[A-Za-z0-9](?![
 _LONE_NUMERAL = re.compile(r"[一二两三四五六七八九十]")
 
 
-def _cjk_share(text: str) -> float:
-    cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff")
-    latin = sum(1 for c in text if c.isascii() and c.isalpha())
-    total = cjk + latin / 4
-    return cjk / total if total else 0.0
-
-
+# Pages show the same summaries again and again: the checks (pure) are remembered
+# (4,096 bullets, a few MB at most).
+@functools.lru_cache(maxsize=4096)
 def check_translation(
     original: str, translation: str, cited_text: str, source: str, target: str
 ) -> str:
@@ -453,7 +451,7 @@ def check_translation(
         return "the translation contains markup that is not in the original"
     if _LINK.search(text) and not _LINK.search(original):
         return "the translation adds a link"
-    share = _cjk_share(text)
+    share = cjk_ratio(text)
     if target == "en" and share > 0.3:
         return "the translation is not in English"
     if target == "zh" and share < 0.3:
