@@ -18,6 +18,16 @@ request picks its behaviour, so one server covers every case:
 - ``picky``: 500 for documents whose title contains FAIL, else ``good``;
 - ``sleepy``: ``good`` after 0.2 s, or once ``hold_until`` requests are in flight
   (to observe concurrency without relying on timing).
+
+Translation requests (the translator's system prompt) get translations made by
+:func:`fake_translate.pseudo_translate`; the generic models above (``slow``, ``down``,
+``flaky429``…) behave the same, and these models misbehave:
+
+- ``mt-good``: every text translated; ``mt-fenced``: the same in a code fence;
+- ``mt-number``: a figure changed in every translation;
+- ``mt-drop``: the last text of each batch left out;
+- ``mt-obedient``: follows an instruction planted in a text ("HACKED" for all);
+- ``mt-malformed``: no JSON at all.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from fake_translate import INJECTION, change_a_number, translate_batch
 
 PARAGRAPH = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
 FIRST_SENTENCE = re.compile(r"^.*?(?:[。！？]|[.!?](?=\s|$))", re.DOTALL)
@@ -145,9 +157,20 @@ class FakeLLM:
         model = str(body.get("model"))
         messages = body.get("messages") or []
         user = next((m["content"] for m in messages if m.get("role") == "user"), "")
+        system = next((m["content"] for m in messages if m.get("role") == "system"), "")
         last = messages[-1]["content"] if messages else ""
         is_repair = "automatic check" in last
-        good = json.dumps(good_answer(user), ensure_ascii=False)
+        if "professional translator" in system:
+            items = json.loads(user.split("<source>", 1)[1].rsplit("</source>", 1)[0])
+            target = "zh" if "into Simplified Chinese" in system else "en"
+            texts = [str(i["text"]) for i in items]
+            translated = translate_batch("good", texts, "auto", target)
+            answers = [{"id": i["id"], "text": t} for i, t in zip(items, translated, strict=True)]
+            good = json.dumps({"translations": answers}, ensure_ascii=False)
+            if model.startswith("mt-") and self._translate(h, model, texts, answers, good):
+                return
+        else:
+            good = json.dumps(good_answer(user), ensure_ascii=False)
 
         if model in ("flaky429", "flaky500"):
             with self._lock:
@@ -241,3 +264,23 @@ class FakeLLM:
                 h.reply(good)
         else:
             h.reply(good)
+
+    def _translate(
+        self, h: Any, model: str, texts: list[str], answers: list[dict[str, str]], good: str
+    ) -> bool:
+        """Answer a translation request for an ``mt-`` model; False: answer as usual."""
+        if model == "mt-number":
+            bad = [{**a, "text": change_a_number(a["text"])} for a in answers]
+            h.reply(json.dumps({"translations": bad}, ensure_ascii=False))
+        elif model == "mt-drop":
+            h.reply(json.dumps({"translations": answers[:-1]}, ensure_ascii=False))
+        elif model == "mt-obedient" and any(INJECTION.search(t) for t in texts):
+            hacked = [{"id": a["id"], "text": "HACKED"} for a in answers]
+            h.reply(json.dumps({"translations": hacked}))
+        elif model == "mt-malformed":
+            h.reply("Sure! Here are the translations you wanted, in plain words.")
+        elif model == "mt-fenced":
+            h.reply("Here you go:\n```json\n" + good + "\n```")
+        else:
+            return False
+        return True

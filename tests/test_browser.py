@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,8 @@ from playwright.sync_api import (
 )
 
 from conftest import LiveServer
+from fake_translate import FakeLibreTranslate
+from newsdesk import load_settings, open_engine
 
 pytestmark = pytest.mark.browser
 
@@ -264,7 +268,7 @@ def test_hostile_markup_stays_text(
     page.wait_for_load_state("load")
     if path.startswith("/?"):
         heading = page.locator("li.result h2").filter(has_text="markup").first
-        assert page.locator(f'li.result h2 a[href="/documents/{MARKUP_DOC}"]').count() == 1
+        assert page.locator(f'li.result h2 a[href^="/documents/{MARKUP_DOC}?"]').count() == 1
     else:
         heading = page.locator("h1")
         assert "<img src=x onerror=alert(1)>" in page.locator("main").inner_text()
@@ -352,3 +356,150 @@ def test_harness_sees_dialogs_and_csp_violations(
     assert log.dialogs == ["alert: probe"], "an inline script ran despite the CSP"
     page.wait_for_timeout(200)
     assert any("Content Security Policy" in e for e in log.console_errors), log.console_errors
+
+
+# -- reading the page (issue 11) ---------------------------------------------------------
+Reading = tuple[LiveServer, FakeLibreTranslate]
+
+
+@pytest.fixture(scope="module")
+def libre() -> Iterator[FakeLibreTranslate]:
+    with FakeLibreTranslate() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _translating_server(home: Path, libre: FakeLibreTranslate, mode: str) -> Iterator[LiveServer]:
+    settings = load_settings(home=home, environ={"NEWSDESK_LIBRETRANSLATE_URL": libre.url(mode)})
+    with open_engine(settings) as engine, LiveServer(engine) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def reading_server(
+    sample_home: Path, tmp_path_factory: pytest.TempPathFactory, libre: FakeLibreTranslate
+) -> Iterator[Reading]:
+    """The sample corpus with a (fake) LibreTranslate server as its translator."""
+    home = tmp_path_factory.mktemp("reading") / "home"
+    shutil.copytree(sample_home, home)
+    with _translating_server(home, libre, "good") as server:
+        yield server, libre
+
+
+def test_timeline_has_a_count_axis_counts_and_dated_ticks(
+    page: Page, live_server: LiveServer, log: PageLog
+) -> None:
+    page.goto(f"{live_server.url}/?q={quote('芯片')}")
+    chart = page.locator("figure.timeline svg")
+    counts = [
+        int(c)
+        for c in chart.locator("a.bar-link").evaluate_all(
+            "els => els.map(a => a.getAttribute('aria-label').match(/: (\\d+) document/)[1])"
+        )
+    ]
+    assert sum(counts) >= 3 and max(counts) >= 1
+    axis = [int(t) for t in chart.locator("text.axis-label").all_text_contents()]
+    assert axis[0] == max(counts) and axis[-1] == 0, axis
+    written = [int(t) for t in chart.locator("text.bar-count").all_text_contents()]
+    assert sorted(written) == sorted(c for c in counts if c), "every bar's count is written"
+    ticks = chart.locator("text.tick").all_text_contents()
+    assert len(ticks) >= 3 and re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", ticks[0]), ticks
+    for label in chart.locator("text.axis-label, text.bar-count, text.tick").all():
+        box = label.bounding_box()
+        assert box is not None and box["width"] > 0, "a chart label is not drawn"
+    caption = page.locator("figure.timeline figcaption").inner_text()
+    assert f"{sum(counts)} matching documents per " in caption
+    # A count sits above its bar.
+    bar = chart.locator("a.bar-link").first
+    count_box = bar.locator("text.bar-count").bounding_box()
+    rect_box = bar.locator("rect.bar").bounding_box()
+    assert count_box and rect_box and count_box["y"] + count_box["height"] <= rect_box["y"] + 1
+    _screenshot(page, "timeline.png")
+    assert not log.page_errors and _csp_violations(page) == []
+
+
+def test_document_page_keeps_the_query_and_links_back_to_the_results(
+    page: Page, live_server: LiveServer, log: PageLog
+) -> None:
+    _search(page, live_server.url, QUERY)
+    page.locator("li.result").nth(1).locator("h2 a").click()
+    page.wait_for_url(re.compile(r"/documents/"))
+    assert page.locator("header input[name=q]").input_value() == QUERY
+    back = page.locator("a.back-link")
+    assert QUERY in back.inner_text()
+    with page.expect_navigation():
+        back.click()
+    assert page.locator("input[name=q]").first.input_value() == QUERY
+    assert page.locator("li.result").count() >= 3
+    assert not log.page_errors
+
+
+def test_phone_shows_the_core_viewpoint_first_and_the_rest_a_tap_away(
+    phone_page: Page, live_server: LiveServer
+) -> None:
+    phone_page.goto(f"{live_server.url}/?q={quote(QUERY)}")
+    result = phone_page.locator("li.result").filter(has=phone_page.locator("details.more")).first
+    core = result.locator(".sum-section.core li").first
+    more = result.locator("details.more")
+    hidden = more.locator("li.bullet").first
+    assert core.is_visible() and not hidden.is_visible()
+    more.locator("summary").tap()
+    hidden.wait_for(state="visible")
+    _screenshot(phone_page, "phone-more.png")
+    # More results fit a phone screen than full summaries did.
+    tops = phone_page.locator("li.result").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().top)"
+    )
+    assert len([t for t in tops if t < 3 * PHONE["height"]]) >= 3
+
+
+def test_wide_screen_shows_every_point_without_a_tap(page: Page, live_server: LiveServer) -> None:
+    page.goto(f"{live_server.url}/?q={quote(QUERY)}")
+    more = page.locator("details.more").first
+    assert not more.locator("summary").is_visible()
+    bullets = more.locator("li.bullet")
+    assert bullets.count() >= 1 and all(b.is_visible() for b in bullets.all())
+
+
+def test_language_switch_is_remembered_and_the_original_is_a_tap_away(
+    page: Page, reading_server: Reading, log: PageLog
+) -> None:
+    server, _ = reading_server
+    page.goto(f"{server.url}/?q={quote(QUERY)}&lang=original")
+    with page.expect_navigation():
+        page.locator("nav.langs a", has_text="English").click()
+    assert page.locator("nav.langs a.current").inner_text() == "English"
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert cookies.get("newsdesk_lang") == "en"
+    # Another page, no ?lang=: the browser remembered it.
+    page.goto(f"{server.url}/documents/zh-asml-mistral-01")
+    translated = page.locator("li.bullet.mt").first
+    text = translated.locator(".bullet-text")
+    original = text.get_attribute("title")
+    assert original and any("\u4e00" <= ch <= "\u9fff" for ch in original)
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in text.inner_text())
+    toggle = translated.locator("details.orig")
+    assert not toggle.locator("span").is_visible()
+    toggle.locator("summary").click()
+    toggle.locator("span").wait_for(state="visible")
+    assert toggle.locator("span").inner_text() == original
+    assert "machine-translated by LibreTranslate" in page.locator(".provenance").inner_text()
+    assert page.locator("h1").get_attribute("title")  # the original title on hover
+    _screenshot(page, "document-en.png")
+    assert not log.page_errors and _csp_violations(page) == []
+
+
+def test_a_translation_that_changed_a_number_is_shown_in_the_original_marked(
+    page: Page, sample_home: Path, libre: FakeLibreTranslate, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    with _translating_server(home, libre, "number") as bad:
+        page.goto(f"{bad.url}/documents/zh-asml-mistral-01?lang=en")
+        marks = page.locator("li.bullet.mt-kept")
+        assert marks.count() >= 1 and page.locator("li.bullet.mt").count() == 0
+        first = marks.first
+        assert first.locator(".mt-mark").is_visible() and "original" in first.inner_text()
+        assert "number" in first.locator(".mt-why").inner_text()
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in first.locator(".bullet-text").inner_text())
+        _screenshot(page, "document-number-kept.png")

@@ -89,7 +89,7 @@ def test_failures_file(home: Path, tmp_path: Path) -> None:
 def test_human_output_and_errors(home: Path) -> None:
     run(home, "demo", "--no-serve")
     text = run(home, "search", "技术主权").stdout
-    assert "Core Insights" in text and "[1]" in text
+    assert "Core Viewpoint" in text and "[1]" in text
     missing = run(home, "show", "no-such-doc", code=1)
     assert "document not found: no-such-doc" in missing.stderr
     assert "Traceback" not in missing.output
@@ -175,7 +175,10 @@ def test_search_says_why_instead_of_a_silent_zero(home: Path, tmp_path: Path) ->
     assert browsed["retrieval"] == "browse"
     both = CliRunner().invoke(cli, ["--home", str(home), "search", "稀土", "--browse"])
     assert both.exit_code == 2
-    french = run(home, "search", "稀土", "--lang", "fr", code=1)
+    # --lang is the reader's language: one newsdesk cannot show is a usage error.
+    reader = run(home, "search", "稀土", "--lang", "fr", code=2)
+    assert "'en', 'zh', 'original'" in _flat(reader.stderr)
+    french = run(home, "search", "稀土", "--doc-lang", "fr", code=1)
     message = _flat(french.stderr)
     assert "no documents in language 'fr'" in message
     assert "zh, en, mixed" in message and "this home has zh" in message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,16 @@ from rouge_score import rouge_scorer
 
 from conftest import SHARED_DATA
 from newsdesk.cli import cli
+from newsdesk.evaluation.keyfacts import (
+    Annotated,
+    KeyFact,
+    anchor_hash,
+    keyfacts_report,
+    lead_text,
+    load_annotations,
+    resolve,
+    score_article,
+)
 from newsdesk.evaluation.rouge import mean_scores, rouge_l, rouge_n, tokens
 from newsdesk.evaluation.summaries import lead1, rouge_report, textrank, validity_report
 from newsdesk.models import Document, Paragraph
@@ -97,17 +108,78 @@ def test_extractive_citations_are_always_valid_on_real_articles() -> None:
     """Quality gate: 3 x 200 real articles, every citation valid and verbatim."""
     report = validity_report(SHARED_DATA, per_source=200)
     total = report["all"]
-    assert total["documents"] == 600 and total["bullets"] >= 2400
+    # Measured 1,891 bullets, 3.15 per document, median length 29.7 % of the article.
+    assert total["documents"] == 600 and total["bullets"] >= 1700
     assert total["valid_citation_rate"] == 1.0
     assert total["found_in_cited_rate"] == 1.0
+    assert total["whole_sentence_rate"] == 1.0
     assert total["verified_rate"] == 1.0
     assert total["lead_section_first_rate"] == 1.0
+    assert total["one_sentence_lead_rate"] == 1.0
+    assert total["within_cap_rate"] == 1.0
+    assert total["median_length_ratio"] <= 0.35
+    # One CCTV story is the single word "undefined": its only sentence has to do.
+    assert total["standalone_rate"] >= 0.998, total["problems"]
     assert total["empty_summaries"] == 0, total["problems"]
 
 
+@pytest.mark.shared_data
+@needs_data
+def test_key_fact_coverage_beats_lead_of_the_same_length() -> None:
+    """Quality gate on the 30 hand-annotated articles (anchors resolved in ../shared/data):
+    measured coverage 0.629 (test split 0.632) against LEAD 0.515 (0.507), median length
+    29.4 % of the article (bench/summaries.md)."""
+    report = keyfacts_report(SHARED_DATA, ExtractiveSummarizer().summarize)
+    assert report["drifted"] == []
+    for split in ("all", "test"):
+        row = report[split]
+        assert row["coverage"] >= 0.60, row
+        assert row["margin"] >= 0.09, row
+        assert row["median_length_ratio"] <= 0.32, row
+        assert row["within_cap"] == row["articles"]
+    assert report["all"]["articles"] == 30 and report["all"]["facts"] >= 200
+    assert report["zh"]["margin"] >= 0.05 and report["en"]["margin"] >= 0.05
+
+
+def test_key_fact_anchors_detect_drift(tmp_path: Path) -> None:
+    """An anchor whose text no longer matches (hash) is reported, never scored."""
+    doc = Document(
+        id="rss-1",
+        title="t",
+        paragraphs=(Paragraph(1, "阿斯麦向Mistral投资13亿欧元。"), Paragraph(2, "估值117亿欧元。")),
+        lang="zh",
+    )
+    good = KeyFact(1, 13, 5, anchor_hash("13亿欧元"), "amount")
+    assert resolve(doc, good) == "13亿欧元"
+    assert resolve(doc, KeyFact(1, 13, 5, anchor_hash("14亿欧元"), "amount")) is None
+    assert resolve(doc, KeyFact(5, 0, 3, good.sha, "gone")) is None
+    annotated = Annotated("rss-1", "fin_rss_multisource", "test", "zh", (good,))
+    scored = score_article(annotated, doc, ExtractiveSummarizer().summarize)
+    assert not isinstance(scored, str) and scored.facts == 1
+    drifted = Annotated("rss-1", "x", "test", "zh", (KeyFact(2, 0, 4, good.sha, "moved"),))
+    assert isinstance(score_article(drifted, doc, ExtractiveSummarizer().summarize), str)
+    # LEAD of n characters is the article's opening, paragraph by paragraph.
+    assert lead_text(doc, 13) == "阿斯麦向Mistral投资"
+    assert lead_text(doc, 20) == "阿斯麦向Mistral投资13亿欧元。\n估"
+
+
+def test_annotations_hold_anchors_not_article_text() -> None:
+    """keyfacts.json stores offsets and hashes only (the data's text stays out of the repo)."""
+    articles = load_annotations()
+    assert len(articles) >= 20 and {a.lang for a in articles} == {"zh", "en"}
+    assert sum(a.split == "test" for a in articles) >= 20
+    for a in articles:
+        for f in a.facts:
+            assert f.paragraph >= 1 and f.start >= 0 and 0 < f.length <= 80
+            assert re.fullmatch(r"[0-9a-f]{12}", f.sha)
+
+
 # Measured on the first 200 pairs of each set when the floors were set:
-# finna 40.12/28.94/36.96, lcsts 27.65/15.75/23.69, cfbenchmark 22.24/9.82/14.70.
-FINNA = {"rouge1": 39.8, "rouge2": 28.6, "rougeL": 36.6}
+# finna 38.38/27.54/35.37, lcsts 27.47/15.61/23.50, cfbenchmark 22.47/9.99/14.98.
+# FinNA was 40.12/28.94/36.96 while bullets could be clauses cut at "；"; whole
+# sentences (issue 11) make its lead bullet 6 characters longer than the one-line
+# references, so its floor was lowered on purpose.
+FINNA = {"rouge1": 38.0, "rouge2": 27.2, "rougeL": 35.0}
 LCSTS = {"rouge1": 27.3, "rouge2": 15.4, "rougeL": 23.3}
 CFB = {"rouge1": 21.9, "rouge2": 9.5, "rougeL": 14.4}
 
@@ -127,7 +199,7 @@ def test_lead_bullet_rouge_floors() -> None:
             assert ours[metric] >= value, (name, metric, ours)
     # Where the margin is wide, the comparison with the baseline is pinned too.
     assert report["finna"]["newsdesk_lead_bullet"]["rouge1"] > (
-        report["finna"]["textrank"]["rouge1"] + 3
+        report["finna"]["textrank"]["rouge1"] + 2
     )
     assert report["cfbenchmark_summary"]["newsdesk_lead_bullet"]["rouge1"] > (
         report["cfbenchmark_summary"]["lead1"]["rouge1"] + 5
@@ -156,6 +228,10 @@ def test_eval_commands_print_json(tmp_path: Path) -> None:
     assert data["validity"]["all"]["documents"] == 9
     assert set(data["rouge"]) == {"finna", "lcsts_part3", "cfbenchmark_summary"}
     assert set(data["rouge"]["finna"]) >= {"pairs", "newsdesk_lead_bullet", "lead1", "textrank"}
+    assert data["keyfacts"]["all"]["articles"] == 30
+    keyfacts = runner.invoke(cli, ["eval", "keyfacts", "--data", str(SHARED_DATA), "--json"])
+    assert keyfacts.exit_code == 0, keyfacts.output
+    assert json.loads(keyfacts.stdout)["test"]["facts"] >= 100
     numbers = runner.invoke(
         cli, ["eval", "numbers", "--data", str(SHARED_DATA), "--per-group", "10", "--json"]
     )

@@ -472,7 +472,11 @@ def test_summarize_cli_query_concurrency_and_errors(ingested: Path, llm: FakeLLM
         home, "summarize", "a1", "--summarizer", "llm", code=1, env={"NEWSDESK_LLM_BASE_URL": ""}
     )
     assert "llm_base_url" in no_url.stderr and "Traceback" not in no_url.output
-    assert "--lang is for llm" in _cli(home, "summarize", "a1", "--lang", "zh", code=1).stderr
+    # Extractive summaries are machine-translated into en or zh, when a translator is set.
+    assert "en or zh only" in _cli(home, "summarize", "a1", "--lang", "de", code=1).stderr
+    none = {"NEWSDESK_TRANSLATOR": "none"}
+    untranslated = _cli(home, "summarize", "a1", "--lang", "zh", code=1, env=none)
+    assert "no translator configured" in untranslated.stderr
 
 
 def test_config_redacts_the_api_key(home: Path) -> None:

@@ -143,7 +143,7 @@ def test_extractive_sentences_match_per_sentence_tokenizing() -> None:
                 title=row["title"],
                 paragraphs=tuple(Paragraph(n, t) for n, t in enumerate(row["paragraphs"], 1)),
             )
-            for s in extractive._sentences(doc):
+            for s in extractive._sentences(doc, "en"):
                 assert s.tokens == frozenset(tokenize(s.text)), s.text
                 checked += 1
     assert checked > 3000

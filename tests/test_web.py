@@ -30,7 +30,7 @@ MARKUP_DOC = "en-markup-test-01"
 RAW_SCRIPT = "<script>alert(1)</script>"
 RAW_IMG = "<img src=x onerror"
 ESCAPED_SCRIPT = "&lt;script&gt;"
-CITE_HREF = re.compile(r"^/documents/(?P<id>[^#?]+)#p(?P<n>\d+)$")
+CITE_HREF = re.compile(r"^/documents/(?P<id>[^#?]+)(?:\?[^#]*)?#p(?P<n>\d+)$")
 
 
 # -- a tiny DOM built with the standard library --------------------------------------------
@@ -147,7 +147,8 @@ def result_id(li: Node) -> str:
     """The document id a search result links to."""
     href = li.find("h2").find("a").attrs["href"]
     assert href.startswith("/documents/"), href
-    return unquote(href.removeprefix("/documents/"))
+    # The link carries the search (?q=…) so the document page can link back to it.
+    return unquote(href.removeprefix("/documents/").split("?", 1)[0])
 
 
 def result_ids(root: Node) -> list[str]:

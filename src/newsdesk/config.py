@@ -20,7 +20,8 @@ from newsdesk.errors import ConfigError
 
 SORTS = ("newest", "relevance")
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
-SECRET_SETTINGS = frozenset(["api_token", "llm_api_key", "embed_api_key"])
+SECRET_SETTINGS = frozenset(["api_token", "llm_api_key", "embed_api_key", "libretranslate_api_key"])
+TRANSLATORS = ("auto", "llm", "libretranslate", "none")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
 SEARCH_MODES = ("hybrid", "lexical", "semantic")
 FUSIONS = ("rrf", "convex")
@@ -46,9 +47,24 @@ class Settings:
     # Require the token for read endpoints too (a private deployment).
     api_token_for_reads: bool = False
     max_request_bytes: int = 20 * 1024 * 1024
-    # The language readers want summaries in: an LLM summary in this language is
-    # shown when there is one, else the extractive summary (in the document's language).
+    # The language readers see summaries in unless they ask for another (en, zh, or
+    # "original" for each document's own): an LLM summary in that language when there
+    # is one, else the extractive summary, machine-translated when a translator is set.
     summary_language: str = "en"
+    # Who translates summaries and titles: "auto" (LibreTranslate when
+    # libretranslate_url is set, else the LLM endpoint when one is set, else nobody),
+    # "llm", "libretranslate" or "none".
+    translator: str = "auto"
+    libretranslate_url: str = ""
+    libretranslate_api_key: str = ""
+    translate_timeout: float = 30.0
+    translate_concurrency: int = 4
+    translate_max_retries: int = 3
+    # Texts (sentences, titles) per request.
+    translate_batch: int = 16
+    # After a failed translation, pages show originals for this long (seconds) instead
+    # of waiting on the translator again.
+    translate_cooldown: float = 60.0
     # Any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp, LM Studio, cloud).
     llm_base_url: str = ""
     llm_model: str = ""
@@ -197,10 +213,25 @@ def load_settings(
         raise ConfigError("llm_timeout must be > 0 and llm_concurrency between 1 and 64")
     if not 0 <= settings.llm_max_retries <= 10:
         raise ConfigError("llm_max_retries must be between 0 and 10")
-    if not LANGUAGE_CODE.match(settings.summary_language):
+    if settings.summary_language != "original" and not LANGUAGE_CODE.match(
+        settings.summary_language
+    ):
         raise ConfigError(
-            f"summary_language must be a code like en or zh, got {settings.summary_language!r}"
+            "summary_language must be a code like en or zh, or original,"
+            f" got {settings.summary_language!r}"
         )
+    if settings.translator not in TRANSLATORS:
+        raise ConfigError(f"translator must be one of {', '.join(TRANSLATORS)}")
+    if settings.translate_timeout <= 0 or not 1 <= settings.translate_concurrency <= 64:
+        raise ConfigError(
+            "translate_timeout must be > 0 and translate_concurrency between 1 and 64"
+        )
+    if not 0 <= settings.translate_max_retries <= 10 or not 1 <= settings.translate_batch <= 200:
+        raise ConfigError(
+            "translate_max_retries must be between 0 and 10, translate_batch between 1 and 200"
+        )
+    if settings.translate_cooldown < 0:
+        raise ConfigError("translate_cooldown must not be negative")
     if settings.fetch_timeout <= 0 or settings.fetch_max_bytes <= 0:
         raise ConfigError("fetch_timeout and fetch_max_bytes must be positive")
     if settings.ingest_workers < 0:

@@ -11,7 +11,6 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -27,11 +26,12 @@ from newsdesk.embed import Embedder
 from newsdesk.embed.hashing import HashingEmbedder
 from newsdesk.embed.http import HTTPEmbedder
 from newsdesk.embed.local import E5Embedder, USEEmbedder
+from newsdesk.endpoints import OpenAIChatClient
 from newsdesk.errors import (
     ConfigError,
+    EndpointError,
     ExtractionError,
     InputError,
-    LLMError,
     NewsdeskError,
     NotFound,
     SearchIndexError,
@@ -55,6 +55,7 @@ from newsdesk.models import (
     IngestReport,
     IngestResult,
     Outcome,
+    ReaderSummary,
     SearchResults,
     SummarizeReport,
     SummarizeResult,
@@ -62,12 +63,19 @@ from newsdesk.models import (
 )
 from newsdesk.pipeline import Heavy, Pending, Preparer, auto_workers, compute
 from newsdesk.ranking import FusionParams
+from newsdesk.reader import SummaryReader
 from newsdesk.search import Searcher, SearchPolicy, SearchRequest
 from newsdesk.store import Deletion, SQLiteStore, SummaryFailure
 from newsdesk.store.feeds import FeedInfo, FeedStore
+from newsdesk.store.translations import TranslationCache
 from newsdesk.summarize import Summarizer
+from newsdesk.summarize.batch import summarize_batch
 from newsdesk.summarize.extractive import ExtractiveSummarizer
-from newsdesk.summarize.llm import LLMSummarizer, OpenAIChatClient
+from newsdesk.summarize.llm import LLMSummarizer
+from newsdesk.translate import Translator
+from newsdesk.translate.libretranslate import LibreTranslator
+from newsdesk.translate.llm import LLMTranslator
+from newsdesk.translate.service import TranslationService
 
 # The languages ingest detects (JSONL may name others; those in a home are accepted too).
 LANGUAGES = ("zh", "en", "mixed")
@@ -97,6 +105,53 @@ SUMMARIZERS: dict[str, Callable[[Settings, str], Summarizer]] = {
     EXTRACTIVE_SUMMARIZER: _extractive,
     LLM_SUMMARIZER: _llm,
 }
+
+
+def _llm_translator(settings: Settings, retries: int) -> Translator:
+    client = OpenAIChatClient(
+        settings.llm_base_url,
+        settings.llm_model,
+        settings.llm_api_key,
+        timeout=settings.translate_timeout,
+        max_retries=retries,
+        response_format=settings.llm_response_format,
+    )
+    return LLMTranslator(client, settings.llm_model)
+
+
+def _libretranslate(settings: Settings, retries: int) -> Translator:
+    return LibreTranslator(
+        settings.libretranslate_url,
+        settings.libretranslate_api_key,
+        timeout=settings.translate_timeout,
+        max_retries=retries,
+    )
+
+
+# Translators by registered name, built with the number of retries to allow: reads
+# (pages, show) try once, bulk runs (translate, summarize --lang) retry with back-off.
+TRANSLATORS: dict[str, Callable[[Settings, int], Translator]] = {
+    "llm": _llm_translator,
+    "libretranslate": _libretranslate,
+}
+
+
+def translator_name(settings: Settings, name: str | None = None) -> str | None:
+    """The translator to use (``None``: none is configured). ``auto`` picks
+    LibreTranslate when its URL is set, else the LLM endpoint when one is set."""
+    chosen = name or settings.translator
+    if chosen == "none":
+        return None
+    if chosen == "auto":
+        if settings.libretranslate_url:
+            return "libretranslate"
+        return "llm" if settings.llm_base_url and settings.llm_model else None
+    if chosen not in TRANSLATORS:
+        raise ConfigError(
+            f"unknown translator {chosen!r}; choose from {', '.join([*TRANSLATORS, 'none'])}"
+        )
+    return chosen
+
 
 EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "use-m3": lambda s: USEEmbedder(),
@@ -194,6 +249,10 @@ class Engine:
             self.vectors = VectorIndex(self.store, EMBEDDERS[settings.embedder](settings))
             self.vectors.refresh()
         self._llm_summarizers: list[LLMSummarizer] = []
+        self._translators: list[TranslationService] = []
+        # Pages and `show` translate what is not cached yet, trying the endpoint once.
+        self.translation = self.make_translation_service(read_path=True)
+        self.reader = SummaryReader(self.store, self.summarizer, self.summaries_for)
         self._sources_cache: tuple[tuple[int, int], list[tuple[str, int]]] | None = None
         self._languages_cache: tuple[tuple[int, int], list[tuple[str, int]]] | None = None
         self._embed_lock = threading.Lock()
@@ -271,6 +330,9 @@ class Engine:
         for llm in self._llm_summarizers:
             llm.close()
         self._llm_summarizers.clear()
+        for service in self._translators:
+            service.close()
+        self._translators.clear()
         self.store.close()
 
     # -- ingest ------------------------------------------------------------------------
@@ -718,6 +780,42 @@ class Engine:
             self._llm_summarizers.append(made)  # its HTTP client closes with the engine
         return made
 
+    # -- reading and translation -------------------------------------------------------
+    def make_translation_service(
+        self, name: str | None = None, *, read_path: bool = False
+    ) -> TranslationService | None:
+        """The configured translator (or ``name``) with this home's cache and limits;
+        ``None`` when no translator is configured. It closes with the engine.
+
+        Raises:
+            ConfigError: the translator is named but not configured.
+        """
+        chosen = translator_name(self.settings, name)
+        if chosen is None:
+            return None
+        s = self.settings
+        try:
+            translator = TRANSLATORS[chosen](s, 0 if read_path else s.translate_max_retries)
+        except EndpointError as exc:
+            raise ConfigError(f"translator {chosen}: {exc}") from exc
+        service = TranslationService(
+            translator,
+            TranslationCache(self.store),
+            batch_size=s.translate_batch,
+            concurrency=s.translate_concurrency,
+            cooldown=s.translate_cooldown if read_path else 0.0,
+        )
+        self._translators.append(service)
+        return service
+
+    def reader_summaries(
+        self, docs: Sequence[Document], language: str | None = None
+    ) -> dict[str, ReaderSummary]:
+        """Each document's summary as a reader of ``language`` (en, zh, original; default
+        ``summary_language``) sees it: see :class:`newsdesk.reader.SummaryReader`."""
+        lang = language or self.settings.summary_language
+        return self.reader.summaries(docs, lang, self.translation)
+
     def ids_for_query(self, query: str) -> list[str]:
         """Every relevant document for ``query`` (story representatives), newest first."""
         ids: list[str] = []
@@ -746,100 +844,16 @@ class Engine:
         cannot be reached for ``give_up_after`` documents in a row is not tried for the
         rest, which are reported as not tried (and left for a re-run).
         """
-        if concurrency < 1:
-            raise InputError("concurrency must be at least 1")
-        model = getattr(summarizer, "model", "")
-        language = getattr(summarizer, "language", "")
-        report = SummarizeReport(summarizer.name, language, model)
-        pending: dict[Future[Summary], Document] = {}
-        unreachable = [0]  # consecutive documents that failed for want of a connection
-
-        def finish(result: SummarizeResult, cause: BaseException | None = None) -> None:
-            if result.outcome == "failed":
-                down = isinstance(cause, LLMError) and cause.unreachable
-                unreachable[0] = unreachable[0] + 1 if down else 0
-            elif result.outcome == "summarized":
-                unreachable[0] = 0
-            report.results.append(result)
-            if progress is not None:
-                progress(result)
-
-        # Only the calling thread touches the store; workers only summarize.
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            for doc_id in ids:
-                if unreachable[0] >= give_up_after:
-                    finish(SummarizeResult(doc_id, "not_tried", "the endpoint is unreachable"))
-                    continue
-                doc = self.store.get_document(doc_id)
-                if doc is None:
-                    finish(SummarizeResult(doc_id, "missing", "no such document"))
-                    continue
-                cached = None if force else self._cached(summarizer, doc, language, model)
-                if cached is not None:
-                    finish(SummarizeResult(doc_id, "cached"))
-                    continue
-                pending[pool.submit(summarizer.summarize, doc)] = doc
-                while len(pending) >= concurrency:
-                    self._collect(pending, summarizer, finish)
-            while pending:
-                self._collect(pending, summarizer, finish)
-        return report
-
-    def _cached(
-        self, summarizer: Summarizer, doc: Document, language: str, model: str
-    ) -> Summary | None:
-        if summarizer.name == LLM_SUMMARIZER:
-            return self.store.get_summary(
-                doc.id, summarizer.name, language, model, summarizer.version
-            )
-        found = self.store.get_summaries([doc.id], summarizer.name).get(doc.id)
-        return found if found is not None and found.prompt_version == summarizer.version else None
-
-    def _collect(
-        self,
-        pending: dict[Future[Summary], Document],
-        summarizer: Summarizer,
-        finish: Callable[[SummarizeResult, BaseException | None], None],
-    ) -> None:
-        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-        for future in done:
-            doc = pending.pop(future)
-            try:
-                summary = future.result()
-            except Exception as exc:
-                # Deliberately broad: a summarizer bug on one document must not stop the batch.
-                reason = (
-                    str(exc) if isinstance(exc, NewsdeskError) else f"{type(exc).__name__}: {exc}"
-                )
-                self._record_failure(summarizer, doc, reason)
-                finish(SummarizeResult(doc.id, "failed", reason), exc)
-                continue
-            self.store.put_summary(summary)
-            finish(
-                SummarizeResult(
-                    doc.id,
-                    "summarized",
-                    dropped=len(summary.verification.dropped),
-                    repaired=summary.verification.repaired,
-                ),
-                None,
-            )
-
-    def _record_failure(self, summarizer: Summarizer, doc: Document, reason: str) -> None:
-        self.store.put_summary_error(
-            SummaryFailure(
-                doc_id=doc.id,
-                summarizer=summarizer.name,
-                language=getattr(summarizer, "language", "") or doc.lang,
-                error=reason[:2000],
-                content_hash=doc.content_hash,
-                model=getattr(summarizer, "model", ""),
-                prompt_version=summarizer.version,
-            )
+        return summarize_batch(
+            self.store,
+            summarizer,
+            self.summarizer,
+            ids,
+            concurrency=concurrency,
+            force=force,
+            progress=progress,
+            give_up_after=give_up_after,
         )
-        # The document keeps (or gets) its offline summary.
-        if not self.store.get_summaries([doc.id], self.summarizer.name):
-            self.store.put_summary(self.summarizer.summarize(doc))
 
     def other_sources(self, doc: Document) -> list[DuplicateRef]:
         members = self.store.story_members([doc.story_id]).get(doc.story_id, [])
@@ -873,6 +887,7 @@ class Engine:
             "deleted": self.store.count_deletions(),
             "summarized": self.store.count_summarized(self.summarizer.name),
             "summarized_llm": self.store.count_summarized(LLM_SUMMARIZER),
+            "translations": TranslationCache(self.store).count(),
             "stories": self.store.count_stories(),
             "feeds": len(self.feed_store.all()),
             "home": str(self.settings.home),
@@ -882,6 +897,7 @@ class Engine:
                 "store": "sqlite",
                 "lexical_index": "tantivy",
                 "summarizer": self.summarizer.name,
+                "translator": self.translation.label[0] if self.translation else "none",
                 "embedder": self.vectors.embedder.id if self.vectors is not None else NO_EMBEDDER,
                 "search_mode": self.settings.search_mode,
                 "fusion": self.settings.fusion,

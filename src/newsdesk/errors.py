@@ -13,8 +13,11 @@ family or one branch::
     ├── SearchIndexError     the search index is missing, locked or inconsistent
     ├── PermissionDenied     a request lacks the token an endpoint requires
     ├── BackendUnavailable   an optional dependency or remote service is missing
+    ├── EndpointError        a model or translation service failed (retryable? reachable?)
+    │   ├── LLMError         the LLM endpoint failed or answered unusably (also a SummaryError)
+    │   └── TranslationError a translation endpoint failed or answered unusably
     └── SummaryError         a summarizer could not produce a usable summary
-        └── LLMError         the LLM endpoint failed or answered unusably
+        └── LLMError
 
 Expected outcomes of ingest (duplicate, skipped, failed) are values
 (:class:`newsdesk.models.IngestResult`), not exceptions.
@@ -95,12 +98,24 @@ class SummaryError(NewsdeskError):
         self.backend = backend
 
 
-class LLMError(SummaryError):
-    """An OpenAI-compatible endpoint failed, timed out or answered something unusable.
+class EndpointError(NewsdeskError):
+    """A remote model or translation service failed, timed out or answered unusably.
 
     ``retryable`` is true for rate limits, server errors and timeouts; ``unreachable``
     when no connection could be made at all.
     """
+
+    def __init__(
+        self, message: str, backend: str = "", retryable: bool = False, unreachable: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.retryable = retryable
+        self.unreachable = unreachable
+
+
+class LLMError(SummaryError, EndpointError):
+    """An OpenAI-compatible endpoint failed, timed out or answered something unusable."""
 
     def __init__(
         self,
@@ -110,6 +125,19 @@ class LLMError(SummaryError):
         retryable: bool = False,
         unreachable: bool = False,
     ) -> None:
-        super().__init__(message, doc_id=doc_id, backend=backend)
+        SummaryError.__init__(self, message, doc_id=doc_id, backend=backend)
         self.retryable = retryable
         self.unreachable = unreachable
+
+
+class TranslationError(EndpointError):
+    """A translation backend failed on a batch; ``backend`` says which."""
+
+    def __init__(
+        self,
+        message: str,
+        backend: str = "",
+        retryable: bool = False,
+        unreachable: bool = False,
+    ) -> None:
+        super().__init__(message, backend=backend, retryable=retryable, unreachable=unreachable)

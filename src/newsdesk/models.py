@@ -158,6 +158,117 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
+class ReaderBullet:
+    """A bullet as a reader sees it: maybe translated, always with what it came from."""
+
+    text: str
+    citations: tuple[int, ...]
+    # The article's sentence(s) the bullet is; None for an LLM's own words.
+    original: str | None = None
+    translated: bool = False
+    # Why no translation is shown (the text is then the original), e.g. a number that
+    # did not survive the translation.
+    problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderSection:
+    title: str
+    bullets: tuple[ReaderBullet, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderSummary:
+    """A stored summary shown in the language a reader asked for (en, zh, original)."""
+
+    summary: Summary
+    language: str
+    sections: tuple[ReaderSection, ...]
+    title: str
+    title_original: str
+    title_translated: bool = False
+    translator: str = ""
+    translator_model: str = ""
+    # Said to the reader about the whole summary ("machine translation unavailable —
+    # showing the original").
+    note: str = ""
+
+    @property
+    def bullets(self) -> list[ReaderBullet]:
+        return [b for s in self.sections for b in s.bullets]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored summary's JSON with the sections as shown and who made what."""
+        data = self.summary.to_json()
+        data["sections"] = [
+            {
+                "title": s.title,
+                "bullets": [
+                    {
+                        "text": b.text,
+                        "citations": list(b.citations),
+                        "original": b.original,
+                        "translated": b.translated,
+                        "translation_problem": b.problem,
+                    }
+                    for b in s.bullets
+                ],
+            }
+            for s in self.sections
+        ]
+        data["display_language"] = self.language
+        data["translator"] = (
+            {"name": self.translator, "model": self.translator_model} if self.translator else None
+        )
+        data["translation_note"] = self.note
+        data["translation"] = {
+            "bullets_translated": sum(b.translated for b in self.bullets),
+            "bullets_in_original": sum(bool(b.problem) for b in self.bullets),
+            "title_translated": self.title_translated,
+        }
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class TranslateResult:
+    """The outcome of translating one document's summary and title: a value."""
+
+    doc_id: str
+    outcome: str  # translated | cached | failed | skipped | missing | not_tried
+    reason: str = ""
+    # Bullets whose translation failed a check and are shown in the original.
+    in_original: int = 0
+
+
+@dataclass
+class TranslateReport:
+    translator: str
+    model: str
+    language: str
+    results: list[TranslateResult] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.outcome for r in self.results)
+        keys = ("translated", "cached", "skipped", "failed", "missing", "not_tried")
+        return {k: c.get(k, 0) for k in keys}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "translator": self.translator,
+            "model": self.model,
+            "language": self.language,
+            "counts": self.counts,
+            "bullets_in_original": sum(r.in_original for r in self.results),
+            "failures": [
+                {"id": r.doc_id, "outcome": r.outcome, "reason": r.reason}
+                for r in self.results
+                if r.outcome in ("failed", "missing", "not_tried")
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
     """The outcome of one input item: a value, never an exception."""
 

@@ -180,16 +180,23 @@ _ABBREV_END = re.compile(
     r"|Sep|Sept|Oct|Nov|Dec)|\b[A-Z](?:\.[A-Z])*)\.$"
 )
 _ZH_PART = re.compile(r"[^。！？；!?]*[。！？；!?][”’」』）)\"']*|[^。！？；!?]+")
+# Whole sentences: a full-width semicolon joins clauses of one sentence.
+_ZH_SENTENCE = re.compile(r"[^。！？!?]*[。！？!?][”’」』）)\"']*|[^。！？!?]+")
 _EN_SENT = re.compile(r"(?<=[.!?])[\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])")
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split a paragraph into sentences (Chinese and English punctuation)."""
+def split_sentences(text: str, *, semicolons: bool = True) -> list[str]:
+    """Split a paragraph into sentences (Chinese and English punctuation).
+
+    With ``semicolons`` (the default) a Chinese full-width semicolon ends a part too,
+    which suits sentence-level measurements; summaries pass ``semicolons=False`` so a
+    bullet is always a whole sentence, never a clause cut at "；".
+    """
     text = text.strip()
     if not text:
         return []
     # A part runs to a Chinese (or !?) terminator plus any closing quotes after it.
-    parts = _ZH_PART.findall(text)
+    parts = (_ZH_PART if semicolons else _ZH_SENTENCE).findall(text)
     sentences: list[str] = []
     for part in parts:
         for s in _EN_SENT.split(part):

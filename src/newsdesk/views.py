@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from newsdesk.ingest.dates import in_window
-from newsdesk.models import Document, DuplicateRef, Hit, IngestReport, SearchResults, Summary
+from newsdesk.models import (
+    Document,
+    DuplicateRef,
+    Hit,
+    IngestReport,
+    ReaderSummary,
+    SearchResults,
+    Summary,
+)
+from newsdesk.reading import snippet_repeats
 
 
 def _time(value: datetime | None) -> str | None:
@@ -38,24 +48,47 @@ def _document_fields(doc: Document) -> dict[str, Any]:
     }
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
+def reader_json(reader: ReaderSummary | None, summary: Summary | None) -> dict[str, Any] | None:
+    """The summary as shown (with originals and translators) or, without one, as stored."""
+    return reader.to_json() if reader is not None else summary_json(summary)
+
+
+def _display_fields(doc: Document, reader: ReaderSummary | None) -> dict[str, Any]:
     return {
-        **_document_fields(hit.document),
-        "score": round(hit.score, 4),
-        "duplicates": [duplicate_json(d) for d in hit.duplicates],
-        "summary": summary_json(hit.summary),
-        "snippet": hit.snippet,
-        "snippet_highlights": [list(span) for span in hit.highlights],
+        "display_title": reader.title if reader is not None else doc.title,
+        "display_title_translated": reader.title_translated if reader is not None else False,
     }
 
 
-def search_json(results: SearchResults) -> dict[str, Any]:
+def hit_json(hit: Hit, reader: ReaderSummary | None = None) -> dict[str, Any]:
+    return {
+        **_document_fields(hit.document),
+        **_display_fields(hit.document, reader),
+        "score": round(hit.score, 4),
+        "duplicates": [duplicate_json(d) for d in hit.duplicates],
+        "summary": reader_json(reader, hit.summary),
+        "snippet": hit.snippet,
+        "snippet_highlights": [list(span) for span in hit.highlights],
+        # True when a bullet already says what the snippet shows (pages then hide it).
+        "snippet_repeats_summary": reader is not None
+        and snippet_repeats(hit.snippet, reader.bullets),
+    }
+
+
+def search_json(
+    results: SearchResults,
+    readers: Mapping[str, ReaderSummary] | None = None,
+    language: str = "",
+) -> dict[str, Any]:
+    """Search results; with ``readers`` each summary is the one shown in ``language``."""
+    shown = readers or {}
     return {
         "query": results.query,
         "total": results.total,
         "sort": results.sort,
         "retrieval": results.retrieval,
-        "results": [hit_json(h) for h in results.hits],
+        "display_language": language,
+        "results": [hit_json(h, shown.get(h.document.id)) for h in results.hits],
         "timeline": timeline(results.published),
     }
 
@@ -65,12 +98,14 @@ def document_json(
     summary: Summary | None,
     others: list[DuplicateRef],
     summary_errors: list[dict[str, str]] | None = None,
+    reader: ReaderSummary | None = None,
 ) -> dict[str, Any]:
     return {
         **_document_fields(doc),
+        **_display_fields(doc, reader),
         "story_id": doc.story_id,
         "paragraphs": [{"n": p.n, "text": p.text} for p in doc.paragraphs],
-        "summary": summary_json(summary),
+        "summary": reader_json(reader, summary),
         "duplicates": [duplicate_json(d) for d in others],
         # Why a requested summary (e.g. an LLM one) is missing; the summary shown is
         # then the extractive one.

@@ -21,8 +21,11 @@ from newsdesk import __version__
 from newsdesk.cli import embed as embed_cmd
 from newsdesk.cli import eval_dedupe, eval_retrieval, eval_summaries, evaluate, feeds
 from newsdesk.cli import summarize as summarize_cmd
+from newsdesk.cli import translate as translate_cmd
 from newsdesk.cli._common import (
     CONTEXT,
+    LANG_OPTION,
+    TRANSLATOR_OPTION,
     State,
     err,
     handle_errors,
@@ -32,7 +35,8 @@ from newsdesk.cli._common import (
 )
 from newsdesk.config import SEARCH_MODES, SORTS, Settings
 from newsdesk.engine import Engine, open_engine
-from newsdesk.models import Hit, IngestReport, IngestResult, Summary
+from newsdesk.models import Hit, IngestReport, IngestResult, ReaderSummary
+from newsdesk.reading import provenance, snippet_repeats
 from newsdesk.search import SearchRequest, query_notes
 from newsdesk.views import document_json, ingest_json, search_json
 
@@ -182,41 +186,51 @@ def _fmt_time(hit_time: Any) -> str:
     return hit_time.strftime("%Y-%m-%d %H:%M") if hit_time else "undated"
 
 
-def _print_summary(summary: Summary | None, indent: str = "  ") -> None:
-    if summary is None:
+def _print_summary(reader: ReaderSummary | None, indent: str = "  ") -> None:
+    if reader is None:
         out.print(Text(f"{indent}(no summary)", style="dim"))
         return
-    for section in summary.sections:
+    for section in reader.sections:
         out.print(Text(f"{indent}{section.title}", style="bold"))
         for bullet in section.bullets:
             cites = "".join(f"[{c}]" for c in bullet.citations)
             line = Text(f"{indent}- ")
+            if bullet.problem:
+                line.append("⚠ ", style="yellow")
             line.append(bullet.text)
             line.append(f" {cites}", style="cyan")
             out.print(line)
-    dropped = summary.verification.dropped
+            if bullet.translated and bullet.original:
+                out.print(Text(f"{indent}  original: {bullet.original}", style="dim"))
+            elif bullet.problem:
+                out.print(Text(f"{indent}  ({bullet.problem})", style="yellow"))
+    out.print(Text(f"{indent}{provenance(reader)}", style="dim"))
+    dropped = reader.summary.verification.dropped
     if dropped:
         out.print(
             Text(f"{indent}({len(dropped)} bullet(s) dropped by verification)", style="yellow")
         )
 
 
-def _print_hit(i: int, hit: Hit) -> None:
+def _print_hit(i: int, hit: Hit, reader: ReaderSummary | None) -> None:
     doc = hit.document
-    out.print(Text(f"{i}. {doc.title}", style="bold"))
+    title = reader.title if reader is not None else doc.title
+    out.print(Text(f"{i}. {title}", style="bold"))
+    if reader is not None and reader.title_translated:
+        out.print(Text(f"   ({doc.title})", style="dim"))
     meta = f"   {doc.source or 'unknown source'} · {_fmt_time(doc.published_at)} · id {doc.id}"
     if hit.duplicates:
         meta += f" · {len(hit.duplicates)} other source(s): " + ", ".join(
             d.source or d.id for d in hit.duplicates
         )
     out.print(Text(meta, style="dim"))
-    if hit.snippet:
+    if hit.snippet and not (reader is not None and snippet_repeats(hit.snippet, reader.bullets)):
         line = Text("   ")
         line.append(hit.snippet, style="italic")
         for start, end in hit.highlights:
             line.stylize("bold yellow", 3 + start, 3 + end)
         out.print(line)
-    _print_summary(hit.summary, indent="   ")
+    _print_summary(reader, indent="   ")
     out.print()
 
 
@@ -237,7 +251,14 @@ def _print_hit(i: int, hit: Hit) -> None:
 @click.option("--offset", type=click.IntRange(0), default=0, help="Skip this many results.")
 @click.option("--since", help="Only documents published on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only documents published on or before this date (YYYY-MM-DD).")
-@click.option("--lang", "langs", multiple=True, help="Only this language (zh, en); repeatable.")
+@click.option(
+    "--doc-lang",
+    "langs",
+    multiple=True,
+    help="Only documents in this language (zh, en); repeatable.",
+)
+@LANG_OPTION
+@TRANSLATOR_OPTION
 @click.option("--source", "sources", multiple=True, help="Only this source; repeatable.")
 @click.option("--category", "categories", multiple=True, help="Only this category; repeatable.")
 @click.option(
@@ -263,13 +284,16 @@ def search(
     categories: tuple[str, ...],
     mode: str | None,
     as_json: bool,
+    language: str | None,
+    translator: str | None,
 ) -> None:
     """Search for QUERY (Chinese or English). Supports "exact phrases", -excluded, OR.
 
     Finds documents by their words (BM25) and by their meaning (embeddings), so an
     English query also finds Chinese articles; only documents about the query are
-    listed, newest first unless --sort relevance. Without a query, --browse lists
-    the newest documents.
+    listed, newest first unless --sort relevance. Summaries and titles are shown in
+    --lang (machine-translated and checked when a translator is configured). Without
+    a query, --browse lists the newest documents.
     """
     if browse and query.strip():
         raise click.UsageError("give a QUERY or --browse, not both")
@@ -277,7 +301,7 @@ def search(
         raise click.UsageError(
             "no query: give words to search for, or --browse to list the newest documents"
         )
-    settings = state.settings()
+    settings = state.settings(translator=translator)
     request = SearchRequest(
         query=query,
         sort=sort or settings.default_sort,
@@ -290,9 +314,11 @@ def search(
         categories=categories,
         mode=mode or "",
     )
+    lang = language or settings.summary_language
     with open_engine(settings) as engine:
         results = engine.search(request)
         without_vectors = engine.pending_embeddings()
+        readers = engine.reader_summaries([h.document for h in results.hits], lang)
     notes = query_notes(query)
     if without_vectors and results.retrieval != "browse":
         notes.append(
@@ -300,7 +326,7 @@ def search(
             " only; run `newsdesk embed` (a running `newsdesk serve` does it by itself)"
         )
     if as_json:
-        print_json({**search_json(results), "notes": notes})
+        print_json({**search_json(results, readers, lang), "notes": notes})
         return
     for note in notes:
         err.print(Text(f"note: {note}", style="yellow"))
@@ -312,41 +338,55 @@ def search(
             f" ({results.retrieval} retrieval)"
         )
     for i, hit in enumerate(results.hits, start=1 + offset):
-        _print_hit(i, hit)
+        _print_hit(i, hit, readers.get(hit.document.id))
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("doc_id")
-@click.option(
-    "--summary-lang",
-    default=None,
-    help="Prefer an LLM summary in this language [setting: summary_language, en].",
-)
+@LANG_OPTION
+@click.option("--summary-lang", "summary_lang", hidden=True, help="Old name of --lang.")
+@TRANSLATOR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the document as JSON.")
 @click.pass_obj
 @handle_errors
-def show(state: State, doc_id: str, summary_lang: str | None, as_json: bool) -> None:
+def show(
+    state: State,
+    doc_id: str,
+    language: str | None,
+    summary_lang: str | None,
+    translator: str | None,
+    as_json: bool,
+) -> None:
     """Show a document with its numbered paragraphs and its summary.
 
-    The summary is the LLM summary in the preferred language when there is one,
-    else the extractive summary made at ingest.
+    The summary is shown in --lang: the LLM summary in that language when there is
+    one, else the extractive summary, machine-translated sentence by sentence when the
+    document is in another language and a translator is configured (each bullet keeps
+    its citations and its original; one whose numbers do not survive is shown in the
+    original, marked).
     """
-    with open_engine(state.settings(summary_language=summary_lang)) as engine:
+    settings = state.settings(translator=translator)
+    lang = language or summary_lang or settings.summary_language
+    with open_engine(settings) as engine:
         doc = engine.document(doc_id)
-        summary = engine.summary_for(doc_id)
+        summary = engine.summary_for(doc_id, lang)
+        reader = engine.reader_summaries([doc], lang).get(doc_id)
         others = engine.other_sources(doc)
         errors = [e.to_json() for e in engine.summary_errors(doc_id)]
     if as_json:
-        print_json(document_json(doc, summary, others, errors))
+        print_json(document_json(doc, summary, others, errors, reader))
         return
-    out.print(Text(doc.title, style="bold"))
+    title = reader.title if reader is not None else doc.title
+    out.print(Text(title, style="bold"))
+    if reader is not None and reader.title_translated:
+        out.print(Text(f"({doc.title})", style="dim"))
     out.print(Text(f"{doc.source} · {_fmt_time(doc.published_at)} · {doc.url}", style="dim"))
     if others:
         out.print(
             Text("Also published by: " + ", ".join(o.source or o.id for o in others), style="dim")
         )
     out.print()
-    _print_summary(summary)
+    _print_summary(reader)
     for e in errors:
         out.print(Text(f"  ({e['summarizer']} summary failed: {e['error']})", style="yellow"))
     out.print()
@@ -495,9 +535,10 @@ def demo(state: State, query: str, do_serve: bool, host: str | None, port: int |
         report = _run_ingest(engine, None)
         err.print(_report_table(report))
         results = engine.search(query)
+        readers = engine.reader_summaries([h.document for h in results.hits[:5]])
     err.print(f"{results.total} relevant result(s) for {query!r}, newest first")
     for i, hit in enumerate(results.hits[:5], start=1):
-        _print_hit(i, hit)
+        _print_hit(i, hit, readers.get(hit.document.id))
     # The next commands name this home, so they find what the demo ingested.
     home = shlex.quote(str(state.home)) if state.home else ""
     prefix = f"newsdesk --home {home}" if home else "newsdesk"
@@ -516,7 +557,9 @@ def demo(state: State, query: str, do_serve: bool, host: str | None, port: int |
 cli.add_command(evaluate.eval_group)
 evaluate.eval_group.add_command(eval_summaries.eval_numbers)
 evaluate.eval_group.add_command(eval_summaries.eval_summaries)
+evaluate.eval_group.add_command(eval_summaries.eval_keyfacts)
 cli.add_command(summarize_cmd.summarize)
+cli.add_command(translate_cmd.translate)
 cli.add_command(feeds.feeds_group)
 evaluate.eval_group.add_command(eval_dedupe.eval_dedupe)
 cli.add_command(embed_cmd.embed)

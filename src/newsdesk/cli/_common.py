@@ -19,6 +19,23 @@ from newsdesk.errors import NewsdeskError
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# The reader's language: summaries and titles shown in it (translated when a translator
+# is configured), or each document's own with "original".
+LANG_OPTION = click.option(
+    "--lang",
+    "language",
+    type=click.Choice(["en", "zh", "original"]),
+    default=None,
+    help="Show summaries and titles in this language [setting: summary_language, en].",
+)
+TRANSLATOR_OPTION = click.option(
+    "--translator",
+    type=click.Choice(["auto", "llm", "libretranslate", "none"]),
+    default=None,
+    help="Who translates: an OpenAI-compatible LLM endpoint or a LibreTranslate server"
+    " [setting: translator, auto].",
+)
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 

@@ -6,11 +6,20 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from newsdesk.cli._common import CONTEXT, State, err, handle_errors, print_json, progress_bar
+from newsdesk.cli._common import (
+    CONTEXT,
+    TRANSLATOR_OPTION,
+    State,
+    err,
+    handle_errors,
+    print_json,
+    progress_bar,
+)
+from newsdesk.cli.translate import NO_TRANSLATOR, print_report, run_translation
 from newsdesk.config import LANGUAGE_CODE
-from newsdesk.engine import EXTRACTIVE_SUMMARIZER, SUMMARIZERS, open_engine
-from newsdesk.errors import InputError
-from newsdesk.models import SummarizeResult
+from newsdesk.engine import EXTRACTIVE_SUMMARIZER, SUMMARIZERS, open_engine, translator_name
+from newsdesk.errors import ConfigError, InputError
+from newsdesk.models import SummarizeResult, TranslateReport
 
 
 @click.command("summarize", context_settings=CONTEXT)
@@ -27,8 +36,10 @@ from newsdesk.models import SummarizeResult
     "--lang",
     "language",
     default=None,
-    help="Language of LLM summaries, e.g. en or zh [setting: summary_language, en].",
+    help="Language of LLM summaries (en, zh, ...); with the extractive summarizer, also"
+    " machine-translate them into en or zh [setting: summary_language, en].",
 )
+@TRANSLATOR_OPTION
 @click.option("--base-url", help="LLM endpoint, e.g. http://127.0.0.1:11434/v1.")
 @click.option("--model", help="LLM model name, e.g. qwen2.5:7b-instruct.")
 @click.option("--api-key", help="LLM API key (prefer NEWSDESK_LLM_API_KEY).")
@@ -49,6 +60,7 @@ def summarize(
     query: str | None,
     summarizer: str | None,
     language: str | None,
+    translator: str | None,
     base_url: str | None,
     model: str | None,
     api_key: str | None,
@@ -64,6 +76,8 @@ def summarize(
     Every bullet is verified against the paragraphs it cites; an LLM gets one repair
     request for failing bullets, which are then dropped and recorded. A document whose
     LLM summary fails keeps its extractive summary, and the error is recorded and shown.
+    With the extractive summarizer and --lang, the summaries of documents in another
+    language are then machine-translated (as `newsdesk translate` does).
     """
     if sum(bool(x) for x in (ids, all_docs, query)) != 1:
         raise InputError("give document IDS, --all or --query (exactly one of them)")
@@ -77,8 +91,11 @@ def summarize(
         llm_concurrency=concurrency,
     )
     name = summarizer or settings.summarizer
-    if name == EXTRACTIVE_SUMMARIZER and language is not None:
-        raise InputError("extractive summaries are in the document's language; --lang is for llm")
+    if name == EXTRACTIVE_SUMMARIZER and language not in (None, "en", "zh"):
+        raise InputError("extractive summaries are translated into en or zh only; --lang en|zh")
+    if name == EXTRACTIVE_SUMMARIZER and language and not translator_name(settings, translator):
+        raise ConfigError(NO_TRANSLATOR)
+    translated: TranslateReport | None = None
     with open_engine(settings) as engine:
         if all_docs:
             targets = engine.store.all_ids()
@@ -100,9 +117,16 @@ def summarize(
                 force=force,
                 progress=tick,
             )
+        if name == EXTRACTIVE_SUMMARIZER and language is not None:
+            translated = run_translation(engine, targets, language, translator, force)
     if as_json:
-        print_json(report.to_json())
+        data = report.to_json()
+        if translated is not None:
+            data["translation"] = translated.to_json()
+        print_json(data)
         return
+    if translated is not None:
+        print_report(translated)
     data = report.to_json()
     for failure in data["failures"][:20]:
         err.print(

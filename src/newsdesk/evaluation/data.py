@@ -77,6 +77,28 @@ def rss_documents(data: Path, min_paragraphs: int = 2) -> Iterator[Document]:
             yield make_document(f"rss-{i}", str(row.get("title") or ""), paragraphs, lang)
 
 
+def rss_documents_by_index(data: Path, indexes: set[int]) -> dict[int, Document]:
+    """RSS items by their line number in the file (ids ``rss-<n>``, as in :func:`rss_documents`)."""
+    out: dict[int, Document] = {}
+    for i, row in enumerate(read_jsonl(data / "fin_rss_multisource" / "articles.jsonl.gz")):
+        if i in indexes:
+            paragraphs = [str(p) for p in row.get("paragraphs") or []]
+            lang = str(row.get("lang") or "")
+            out[i] = make_document(f"rss-{i}", str(row.get("title") or ""), paragraphs, lang)
+            if len(out) == len(indexes):
+                break
+    return out
+
+
+def reuters_documents(data: Path) -> Iterator[Document]:
+    """Reuters-21578 stories with a body, ids ``reuters-<newid>``, in file order."""
+    for row in read_jsonl(data / "reuters21578" / "reuters21578.jsonl.gz"):
+        paragraphs = [str(p) for p in row.get("paragraphs") or []]
+        if paragraphs:
+            title = str(row.get("title") or "")
+            yield make_document(f"reuters-{row['newid']}", title, paragraphs, "en")
+
+
 def finqa_documents(data: Path) -> Iterator[Document]:
     for row in read_jsonl(data / "bbt_fincuge" / "finqa_documents.jsonl.gz"):
         paragraphs = [str(p) for p in row.get("paragraphs") or []]

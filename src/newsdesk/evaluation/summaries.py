@@ -1,8 +1,10 @@
 """Measure extractive summaries on real data: structure and citations, and ROUGE.
 
 (a) Validity over real articles (CCTV 新闻联播, RSS full articles, FinQA documents):
-every bullet cites existing paragraphs, is found verbatim in the paragraph it cites,
-passes the number verifier, and the summary has the seed's shape.
+every bullet cites existing paragraphs, is made of whole sentences found verbatim in
+the paragraphs it cites, passes the number verifier, and the summary has the seed's
+shape (a one-sentence Core Viewpoint first) and length (a share of the article, never
+more than the article minus its lede).
 
 (b) ROUGE-1/2/L (character tokens for Chinese) of the lead bullet against human
 references (FinNA, LCSTS with label >= 3, CFBenchmark report summaries), beside two
@@ -13,6 +15,7 @@ most central sentence of a sentence-similarity graph).
 from __future__ import annotations
 
 import re
+import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,9 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from newsdesk.evaluation import data as ds
+from newsdesk.evaluation.keyfacts import article_chars, keyfacts_report, lede_chars, summary_chars
 from newsdesk.evaluation.rouge import RougeTotals, tokens
 from newsdesk.models import Document, Summary
-from newsdesk.summarize.extractive import LEAD_TITLE, ExtractiveSummarizer, textrank_scores
+from newsdesk.summarize.extractive import (
+    LEAD_TITLE,
+    ExtractiveSummarizer,
+    join_sentences,
+    leans_on_previous,
+    textrank_scores,
+)
 from newsdesk.text import split_sentences
 
 VALIDITY_SOURCES: dict[str, Callable[[Path], Iterator[Document]]] = {
@@ -47,10 +57,15 @@ class Validity:
     citations: int = 0
     valid_citations: int = 0
     found_in_cited: int = 0
+    whole_sentences: int = 0
+    standalone: int = 0
     verified_bullets: int = 0
     lead_first: int = 0
+    one_sentence_lead: int = 0
+    within_cap: int = 0
     empty: int = 0
     seconds: float = 0.0
+    ratios: list[float] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -63,8 +78,13 @@ class Validity:
             "citations": self.citations,
             "valid_citation_rate": rate(self.valid_citations, self.citations),
             "found_in_cited_rate": rate(self.found_in_cited, self.bullets),
+            "whole_sentence_rate": rate(self.whole_sentences, self.bullets),
+            "standalone_rate": rate(self.standalone, self.bullets),
             "verified_rate": rate(self.verified_bullets, self.bullets),
             "lead_section_first_rate": rate(self.lead_first, self.documents - self.empty),
+            "one_sentence_lead_rate": rate(self.one_sentence_lead, self.documents - self.empty),
+            "within_cap_rate": rate(self.within_cap, self.documents - self.empty),
+            "median_length_ratio": round(statistics.median(self.ratios), 4) if self.ratios else 0,
             "empty_summaries": self.empty,
             "bullets_per_document": round(self.bullets / self.documents, 2)
             if self.documents
@@ -74,6 +94,27 @@ class Validity:
             else 0,
             "problems": self.problems[:20],
         }
+
+
+def _whole_sentences(text: str, cited: list[str]) -> tuple[bool, bool]:
+    """(the bullet is found in its cited paragraphs, it is made of whole sentences).
+
+    Whole: the bullet is a run of consecutive sentences of the cited paragraphs (in
+    reading order), joined as the summarizer joins them; only the first may have lost
+    a leading wire dateline.
+    """
+    found = any(text in c for c in cited)
+    sentences = [x for c in cited for x in split_sentences(c, semicolons=False)]
+    for k in range(len(sentences)):
+        for j in range(k, len(sentences)):
+            joined = join_sentences(sentences[k : j + 1])
+            if len(joined) < len(text):
+                continue
+            trimmed = len(joined) - len(text)
+            if joined.endswith(text) and trimmed < len(sentences[k]):
+                return True, True
+            break
+    return found, False
 
 
 def check_validity(documents: Iterable[Document], summarizer: ExtractiveSummarizer) -> Validity:
@@ -89,6 +130,14 @@ def check_validity(documents: Iterable[Document], summarizer: ExtractiveSummariz
             out.problems.append({"id": doc.id, "problem": "empty summary"})
             continue
         out.lead_first += summary.sections[0].title in leads
+        first = summary.sections[0].bullets
+        out.one_sentence_lead += (
+            len(first) == 1 and len(split_sentences(first[0].text, semicolons=False)) == 1
+        )
+        length, total = summary_chars(summary), article_chars(doc)
+        out.within_cap += length <= max(total - lede_chars(doc), lede_chars(doc))
+        if total:
+            out.ratios.append(length / total)
         dropped = len(summary.verification.dropped)
         out.bullets += dropped
         if dropped:
@@ -106,7 +155,13 @@ def check_validity(documents: Iterable[Document], summarizer: ExtractiveSummariz
                 cited = [doc.paragraph(c) for c in bullet.citations]
                 out.citations += len(cited)
                 out.valid_citations += sum(p is not None for p in cited)
-                if bullet.citations and any(p is not None and bullet.text in p.text for p in cited):
+                texts = [p.text for p in cited if p is not None]
+                found, whole = _whole_sentences(bullet.text, texts)
+                out.whole_sentences += whole
+                # A bullet never opens with a sentence that leans on one not shown.
+                opening = split_sentences(bullet.text, semicolons=False)[:1]
+                out.standalone += not (opening and leans_on_previous(opening[0]))
+                if bullet.citations and found:
                     out.found_in_cited += 1
                 else:
                     out.problems.append(
@@ -133,12 +188,17 @@ def validity_report(data: Path, per_source: int) -> dict[str, Any]:
             "citations",
             "valid_citations",
             "found_in_cited",
+            "whole_sentences",
+            "standalone",
             "verified_bullets",
             "lead_first",
+            "one_sentence_lead",
+            "within_cap",
             "empty",
         ):
             setattr(total, key, getattr(total, key) + getattr(v, key))
         total.seconds += v.seconds
+        total.ratios.extend(v.ratios)
         total.problems.extend(v.problems)
     report["all"] = total.to_json()
     return report
@@ -212,4 +272,5 @@ def summaries_report(data: Path, per_source: int, per_set: int | None) -> dict[s
     return {
         "validity": validity_report(data, per_source),
         "rouge": rouge_report(data, per_set),
+        "keyfacts": keyfacts_report(data, ExtractiveSummarizer().summarize),
     }

@@ -123,4 +123,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deletions_rev ON deletions(rev);
     CREATE INDEX deletions_pending ON deletions(index_pending) WHERE index_pending = 1;
     """,
+    # 6: machine translations of summary sentences and titles, cached by what was
+    # translated (a hash of the text) and by whom (backend, model) into which language.
+    """
+    CREATE TABLE translations (
+        text_hash    TEXT NOT NULL,
+        source       TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        backend      TEXT NOT NULL,
+        model        TEXT NOT NULL DEFAULT '',
+        translation  TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        PRIMARY KEY (text_hash, source, target, backend, model)
+    ) WITHOUT ROWID;
+    """,
 )

@@ -8,30 +8,33 @@ JSON, citations written into the text) and verified; bullets that fail get one
 repair request, then are dropped and recorded. A model that follows an instruction
 planted in an article can at worst produce bullets the verifier drops.
 
-The HTTP client retries rate limits, server errors and timeouts with back-off (the
-sleep function is injected so tests never sleep) and steps down from JSON-schema to
-JSON mode to plain prompting when a server rejects the richer request.
+The HTTP client (shared with the LLM translator, :mod:`newsdesk.endpoints`) retries
+rate limits, server errors and timeouts with back-off and steps down from JSON-schema
+to JSON mode to plain prompting when a server rejects the richer request.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
-import httpx
-
+from newsdesk.endpoints import (
+    RESPONSE_FORMATS,
+    Backoff,
+    ChatClient,
+    Message,
+    OpenAIChatClient,
+    extract_json,
+)
+from newsdesk.endpoints import short as _short
 from newsdesk.errors import LLMError, SummaryError
 from newsdesk.models import Bullet, Document, Section, Summary
 from newsdesk.summarize.genre import genre
 from newsdesk.summarize.verify import check_bullet, verify
 
 PROMPT_VERSION = "llm-v1"
-RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 LANGUAGE_NAMES = {
     "en": "English",
     "zh": "Simplified Chinese",
@@ -55,9 +58,6 @@ MAX_PROMPT_CHARS = 24_000
 MAX_SECTIONS = 6
 MAX_BULLETS = 6
 MAX_BULLET_CHARS = 800
-MAX_ANSWER_CHARS = 100_000
-
-Message = Mapping[str, str]
 
 _SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -89,6 +89,21 @@ _SCHEMA: dict[str, Any] = {
         }
     },
 }
+
+
+__all__ = [
+    "PROMPT_VERSION",
+    "RESPONSE_FORMATS",
+    "Backoff",
+    "ChatClient",
+    "LLMSummarizer",
+    "OpenAIChatClient",
+    "build_messages",
+    "choose_template",
+    "extract_json",
+    "parse_repairs",
+    "parse_sections",
+]
 
 
 def choose_template(document: Document) -> str:
@@ -177,32 +192,10 @@ def build_messages(document: Document, language: str, template: str) -> list[Mes
 
 
 # -- parsing --------------------------------------------------------------------------
-_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 _TRAILING_CITES = re.compile(
     r"(?:\s*[\[【(（]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】)）])+\s*[。.]?$"
 )
 _CITE_NUMBER = re.compile(r"\d{1,4}")
-
-
-def extract_json(raw: str) -> Any:
-    """The first JSON value in a model answer: inside code fences or surrounded by prose.
-
-    Raises:
-        ValueError: no JSON object or array could be decoded.
-    """
-    raw = raw[:MAX_ANSWER_CHARS]  # a runaway answer must not make parsing quadratic
-    candidates = [m.group(1) for m in _FENCE.finditer(raw)] + [raw]
-    decoder = json.JSONDecoder()
-    for text in candidates:
-        for i, ch in enumerate(text):
-            if ch in "{[":
-                try:
-                    value, _ = decoder.raw_decode(text, i)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(value, dict | list):
-                    return value
-    raise ValueError("no JSON object found in the answer")
 
 
 def _citations(value: Any) -> tuple[int, ...]:
@@ -285,154 +278,6 @@ def parse_repairs(raw: str) -> dict[str, Bullet]:
             if bullet is not None:
                 out[item["id"].strip()] = bullet
     return out
-
-
-# -- transport ------------------------------------------------------------------------
-class ChatClient(Protocol):
-    """Sends chat messages and returns the assistant's text."""
-
-    def chat(self, messages: Sequence[Message], schema: Mapping[str, Any] | None = None) -> str:
-        """One completion; raises :class:`LLMError` when no answer can be had."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Delays between retries: ``base * 2**attempt``, capped; Retry-After wins if given."""
-
-    base: float = 1.0
-    cap: float = 30.0
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.cap)
-        return float(min(self.base * 2**attempt, self.cap))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class OpenAIChatClient:
-    """A thread-safe client for ``POST {base_url}/chat/completions``."""
-
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        api_key: str = "",
-        *,
-        timeout: float = 120.0,
-        max_retries: int = 3,
-        response_format: str = "json_schema",
-        backoff: Backoff | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        if not base_url:
-            raise LLMError("no LLM endpoint: set llm_base_url (NEWSDESK_LLM_BASE_URL)")
-        if not model:
-            raise LLMError("no LLM model: set llm_model (NEWSDESK_LLM_MODEL)")
-        if response_format not in RESPONSE_FORMATS:
-            raise LLMError(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}")
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model = model
-        self.max_retries = max_retries
-        self.backoff = backoff or Backoff()
-        self.sleep = sleep
-        self._format = RESPONSE_FORMATS.index(response_format)
-        self._lock = threading.Lock()
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout), headers=headers, transport=transport
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    @property
-    def response_format(self) -> str:
-        return RESPONSE_FORMATS[self._format]
-
-    def _body(
-        self, messages: Sequence[Message], schema: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [dict(m) for m in messages],
-            "temperature": 0,
-        }
-        kind = self.response_format
-        if kind == "json_schema" and schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "summary", "strict": True, "schema": dict(schema)},
-            }
-        elif kind in ("json_schema", "json_object"):
-            body["response_format"] = {"type": "json_object"}
-        return body
-
-    def _step_down(self, tried: int) -> bool:
-        with self._lock:
-            if self._format == tried and self._format < len(RESPONSE_FORMATS) - 1:
-                self._format += 1
-            return self._format > tried
-
-    def chat(self, messages: Sequence[Message], schema: Mapping[str, Any] | None = None) -> str:
-        attempt = 0
-        while True:
-            tried = self._format
-            body = self._body(messages, schema)
-            try:
-                response = self._http.post(self.url, json=body)
-            except httpx.TimeoutException:
-                error = LLMError(f"{self.url} timed out", retryable=True)
-                retry_after = None
-            except httpx.TransportError as exc:
-                error = LLMError(
-                    f"cannot reach {self.url}: {exc}", retryable=True, unreachable=True
-                )
-                retry_after = None
-            else:
-                status = response.status_code
-                if status == 400 and "response_format" in body and self._step_down(tried):
-                    continue  # the server does not take this form of JSON request
-                if status < 400:
-                    return self._content(response)
-                error = LLMError(
-                    f"{self.url} answered HTTP {status}: {_short(response.text)}",
-                    retryable=status in (408, 409, 425, 429) or status >= 500,
-                )
-                retry_after = _retry_after(response)
-            if not error.retryable or attempt >= self.max_retries:
-                if error.retryable:
-                    raise LLMError(
-                        f"{error} (after {attempt + 1} attempts)",
-                        retryable=True,
-                        unreachable=error.unreachable,
-                    )
-                raise error
-            self.sleep(self.backoff.delay(attempt, retry_after))
-            attempt += 1
-
-    def _content(self, response: httpx.Response) -> str:
-        try:
-            data = response.json()
-            content = data["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise LLMError(f"{self.url} sent no chat completion: {_short(response.text)}") from exc
-        if not isinstance(content, str) or not content.strip():
-            raise LLMError(f"{self.url} sent an empty answer")
-        return content
 
 
 # -- the summarizer -------------------------------------------------------------------

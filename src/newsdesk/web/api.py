@@ -31,6 +31,12 @@ from newsdesk.web.pages import PAGE_SIZE, Refresher, search_request
 from newsdesk.web.schemas import errors
 
 MAX_DOCUMENTS_PER_REQUEST = 1000
+LANG_QUERY = Query(
+    None,
+    pattern="^(en|zh|original)$",
+    description="Show summaries and titles in en or zh (machine-translated and checked when"
+    " a translator is configured) or in each document's original language",
+)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -116,13 +122,19 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
         offset: int = Query(0, ge=0, le=100_000),
         since: str | None = Query(None, max_length=32, description="YYYY-MM-DD"),
         until: str | None = Query(None, max_length=32, description="YYYY-MM-DD"),
-        lang: str | None = Query(None, max_length=16),
+        doc_lang: str | None = Query(
+            None, max_length=16, description="Only documents in this language (zh, en)"
+        ),
         source: str | None = Query(None, max_length=200),
+        lang: str | None = LANG_QUERY,
     ) -> dict[str, Any]:
         """Search; the same contract as ``newsdesk search --json``."""
         refresh()
-        req = search_request(q, sort, 1, since, until, lang, source, limit)
-        return {**search_json(engine.search(replace(req, offset=offset))), "notes": query_notes(q)}
+        language = lang or settings.summary_language
+        req = search_request(q, sort, 1, since, until, doc_lang, source, limit)
+        results = engine.search(replace(req, offset=offset))
+        readers = engine.reader_summaries([h.document for h in results.hits], language)
+        return {**search_json(results, readers, language), "notes": query_notes(q)}
 
     @app.get(
         "/api/v1/documents/{doc_id}",
@@ -131,11 +143,14 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
         response_model=schemas.DocumentOut,
         responses={**READ_ERRORS, **errors(404)},
     )
-    def api_document(doc_id: str) -> dict[str, Any]:
+    def api_document(doc_id: str, lang: str | None = LANG_QUERY) -> dict[str, Any]:
         """One document with numbered paragraphs; the same as ``newsdesk show --json``."""
         doc = engine.document(doc_id)
+        language = lang or settings.summary_language
         errors = [e.to_json() for e in engine.summary_errors(doc_id)]
-        return document_json(doc, engine.summary_for(doc_id), engine.other_sources(doc), errors)
+        reader = engine.reader_summaries([doc], language).get(doc_id)
+        summary = engine.summary_for(doc_id, language)
+        return document_json(doc, summary, engine.other_sources(doc), errors, reader)
 
     @app.get(
         "/api/v1/documents/{doc_id}/summary",
@@ -144,13 +159,14 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
         response_model=schemas.SummaryOut,
         responses={**READ_ERRORS, **errors(404)},
     )
-    def api_summary(doc_id: str) -> dict[str, Any]:
-        """The structured summary of one document, with its verification record."""
-        engine.document(doc_id)
-        summary = engine.summary_for(doc_id)
-        if summary is None:
+    def api_summary(doc_id: str, lang: str | None = LANG_QUERY) -> dict[str, Any]:
+        """The structured summary of one document as shown in ``lang``, with its
+        verification record, each bullet's original and who translated it."""
+        doc = engine.document(doc_id)
+        reader = engine.reader_summaries([doc], lang or settings.summary_language).get(doc_id)
+        if reader is None:
             raise NotFound("summary", doc_id)
-        return summary.to_json()
+        return reader.to_json()
 
     @app.get(
         "/api/v1/sources",
