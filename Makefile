@@ -17,7 +17,7 @@ UV := $(TOOLS)/bin/uv
 COMPILE = $(UV) pip compile pyproject.toml --generate-hashes --universal --python-version 3.11
 UPGRADE_DIR ?= /tmp/newsdesk-upgrade-check
 
-.PHONY: install dev demo test lint typecheck pytest browser lock upgrade-check clean
+.PHONY: install dev demo test lint typecheck pytest browser lock upgrade-check clean postgres postgres-stop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,15 @@ upgrade-check: $(UV) browser
 	then echo "upgrade-check: the tests pass with the newest versions ($(UPGRADE_DIR)/pytest.log)"; \
 	else tail -n 20 "$(UPGRADE_DIR)/pytest.log"; \
 	  echo "upgrade-check: the tests FAIL with the newest versions ($(UPGRADE_DIR)/pytest.log)"; exit 1; fi
+
+# A PostgreSQL server on 127.0.0.1 for the PostgreSQL store's tests and benchmarks:
+# installs Debian's postgresql if missing (as root), runs a cluster owned by a non-root
+# user in /tmp/newsdesk-postgres/ (outside the repo), prints its URL last. Idempotent.
+postgres:
+	@scripts/postgres.sh start
+
+postgres-stop:
+	@scripts/postgres.sh stop
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache "$(HOME_DIR)"
