@@ -21,7 +21,7 @@ from newsdesk.ingest.feeds import ParsedFeed, parse_feed
 from newsdesk.ingest.fetch import REFUSED, Fetched, Fetcher, check_url, literal_host_refused
 from newsdesk.ingest.sources import SourceProblem, is_url
 from newsdesk.models import FeedPoll, IngestReport, IngestResult
-from newsdesk.store.feeds import FeedInfo, FeedStore
+from newsdesk.store import FeedInfo, FeedStore
 
 Ingest = Callable[
     [Iterable[RawRecord | SourceProblem], Callable[[IngestResult], None] | None], IngestReport
