@@ -401,7 +401,8 @@ class PostgresStore:
     def languages(self) -> list[tuple[str, int]]:
         """Document languages with their counts, largest first."""
         rows = self._all(
-            'SELECT lang, COUNT(*) AS n FROM documents GROUP BY lang ORDER BY n DESC, lang COLLATE "C"'
+            "SELECT lang, COUNT(*) AS n FROM documents GROUP BY lang"
+            ' ORDER BY n DESC, lang COLLATE "C"'
         )
         return [(r["lang"], int(r["n"])) for r in rows]
 

@@ -268,6 +268,18 @@ class PostgresJobs:
                 == 1
             )
 
+    def release(self, job_id: int, owner: str) -> bool:
+        with self.store.session() as conn:
+            return (
+                conn.execute(
+                    "UPDATE jobs SET state = 'queued', not_before = now(), lease_owner = '',"
+                    " lease_expires = NULL, attempts = GREATEST(attempts - 1, 0) WHERE id = %s"
+                    " AND state = 'running' AND lease_owner = %s",
+                    (job_id, owner),
+                ).rowcount
+                == 1
+            )
+
     def get(self, job_id: int) -> Job | None:
         with self.store.session() as conn:
             row = conn.execute("SELECT * FROM jobs WHERE id = %s", (job_id,)).fetchone()

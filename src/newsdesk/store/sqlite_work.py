@@ -290,6 +290,18 @@ class SQLiteJobs:
                 == 1
             )
 
+    def release(self, job_id: int, owner: str) -> bool:
+        with self.store.transaction() as conn:
+            return (
+                conn.execute(
+                    "UPDATE jobs SET state = 'queued', not_before = ?, lease_owner = '',"
+                    " lease_expires = NULL, attempts = MAX(attempts - 1, 0) WHERE id = ?"
+                    " AND state = 'running' AND lease_owner = ?",
+                    (_stamp(_clock()), job_id, owner),
+                ).rowcount
+                == 1
+            )
+
     def get(self, job_id: int) -> Job | None:
         row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _job(row) if row is not None else None
