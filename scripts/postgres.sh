@@ -69,6 +69,8 @@ port_in_use() {
     python3 - "$1" <<'EOF'
 import socket, sys
 s = socket.socket()
+# As the server binds (connections of a stopped server in TIME_WAIT do not count).
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:

@@ -222,3 +222,22 @@ def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, 
     if request.param == "sqlite":
         return {}
     return {"store_url": request.getfixturevalue("pg_url")}
+
+
+@pytest.fixture
+def pg_databases(postgres_server: str) -> Iterator[Any]:
+    """Make any number of fresh databases on the test server (dropped after the test)."""
+    made: list[str] = []
+    base = postgres_server.rsplit("/", 1)[0]
+
+    def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with _admin(postgres_server) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return f"{base}/{name}"
+
+    yield make
+    with _admin(postgres_server) as conn:
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

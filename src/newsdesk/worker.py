@@ -32,7 +32,7 @@ from newsdesk.engine import Engine
 from newsdesk.errors import FetchError, InputError, NewsdeskError, StoreUnavailable
 from newsdesk.ingest.fetch import check_url
 from newsdesk.ingest.sources import SUPPORTED, is_url, iter_files
-from newsdesk.models import IngestReport, IngestResult
+from newsdesk.models import FeedPoll, IngestReport, IngestResult
 from newsdesk.store import FeedInfo, InputFailure, Job, JobKind
 
 Log = Callable[[str], None]
@@ -169,6 +169,8 @@ class Worker:
             while not self.stop.is_set():
                 try:
                     worked = self.step()
+                    if not worked and self.options.until_idle and self._queue_idle():
+                        break
                 except StoreUnavailable as exc:
                     self._store_outage(exc)
                     continue
@@ -177,8 +179,6 @@ class Worker:
                     if self.options.max_items is not None and items >= self.options.max_items:
                         break
                     continue
-                if self.options.until_idle and self._queue_idle():
-                    break
                 self.stop.wait(self.options.idle_sleep)
             self._retry_store(self._flush)
         finally:
@@ -219,8 +219,15 @@ class Worker:
             if result.outcome in ("failed", "skipped"):
                 problems.append(result)
 
-        with self.engine.fetcher() as fetcher:
-            poll = self.engine.following.poll(feed, fetcher, collect)
+        try:
+            with self.engine.fetcher() as fetcher:
+                poll = self.engine.following.poll(feed, fetcher, collect)
+        except StoreUnavailable:
+            raise
+        except NewsdeskError as exc:
+            # Anything else (a store refusal, a summarizer bug) fails this poll only.
+            self.engine.feed_store.record_error(feed.url, self.engine.clock(), str(exc))
+            poll = FeedPoll(feed.url, "error", feed.title, error=str(exc))
         self._record(problems, f"feed:{feed.url}")
         errors = feed.error_count + 1 if poll.status == "error" else 0
         self.engine.feed_store.release(
