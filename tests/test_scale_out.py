@@ -382,13 +382,25 @@ def test_kill_9_a_worker_mid_batch_nothing_lost_nothing_twice(pg_url: str, tmp_p
     jobs = db_rows(pg_url, "SELECT state, attempts FROM jobs ORDER BY id")
     assert [s for s, _ in jobs] == ["done"] * 3
     assert max(a for _, a in jobs) == 2  # the victim's job was taken over once
-    status = subprocess.run(
-        _cli(tmp_path / "q", "status", "--json"), env=_env(pg_url), capture_output=True
-    )
-    info = json.loads(status.stdout)
+
+    def status() -> dict[str, Any]:
+        done = subprocess.run(
+            _cli(tmp_path / "q", "status", "--json"), env=_env(pg_url), capture_output=True
+        )
+        assert done.returncode == 0, done.stderr
+        info: dict[str, Any] = json.loads(done.stdout)
+        return info
+
+    info = status()
     assert info["queue"]["jobs"]["done"] == 3 and info["leases"] == []
-    (dead,) = [w for w in info["workers"] if f":{victim.proc.pid}:" in w["id"]]
-    assert dead["state"] == "running"  # it never said goodbye; its heartbeat only ages
+    assert info["lag"]["oldest_due_job_s"] is None
+
+    # It never said goodbye: status reports it lost once its heartbeat is old enough.
+    def victim_lost() -> bool:
+        (dead,) = [w for w in status()["workers"] if f":{victim.proc.pid}:" in w["id"]]
+        return dead["state"] == "running" and dead["alive"] is False
+
+    wait_for(victim_lost, "status to report the killed worker lost")
 
 
 @pytest.fixture

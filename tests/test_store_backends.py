@@ -8,6 +8,8 @@ backends for the same ingest.
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -456,3 +458,41 @@ def test_both_backends_give_the_same_json(pg_url: str, tmp_path: Path) -> None:
             outputs.append((searches, shown, engine.sources(), status["stories"]))
     assert outputs[0] == outputs[1]
     assert outputs[0][0][0]["total"] > 0
+
+
+# -- configuration -----------------------------------------------------------------------
+def test_store_url_is_validated_and_its_password_redacted(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from newsdesk.cli import cli
+    from newsdesk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="store_url"):
+        load_settings(home=tmp_path, environ={"NEWSDESK_STORE_URL": "mysql://x@y/z"})
+    env = {"NEWSDESK_STORE_URL": "postgresql://ann:s3cret@db.example:5432/news?password=s3cret"}
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "config", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+    assert json.loads(result.output)["store_url"].startswith("postgresql://ann:***@db.example")
+
+
+def test_postgres_without_psycopg_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsdesk.errors import BackendUnavailable
+
+    monkeypatch.setitem(sys.modules, "newsdesk.store.postgres", None)
+    settings = load_settings(
+        home=tmp_path, environ={}, overrides={"store_url": "postgresql://x@127.0.0.1:1/db"}
+    )
+    with pytest.raises(BackendUnavailable, match=r"newsdesk\[postgres\]"):
+        open_store(settings)
+
+
+def test_unreachable_postgres_is_a_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    from newsdesk.errors import StoreUnavailable
+    from newsdesk.store.postgres import PostgresStore
+
+    with pytest.raises(StoreUnavailable, match="unavailable"):
+        PostgresStore("postgresql://nobody:pw@127.0.0.1:9/none", timeout=1.0)

@@ -130,7 +130,7 @@ BATCH = 256
 INDEX_EVERY = 1024
 # A running worker heartbeats every few seconds; one silent this long is reported lost
 # (its leases expire by themselves and others take its work over).
-WORKER_LOST_AFTER = 60.0
+WORKER_LOST_AFTER = 30.0
 # At the end of an ingest, how often and how long to wait for another process's
 # index writer (a concurrent ingest's catch-up takes seconds, not minutes).
 INDEX_BUSY_RETRIES = (20, 0.25)
