@@ -25,6 +25,8 @@ import argparse
 import itertools
 import json
 import os
+import shutil
+import sqlite3
 import statistics
 import sys
 import time
@@ -79,8 +81,6 @@ def build_home(settings: Settings, n: int, home: Path) -> dict[str, float]:
 
 def copy_to_postgres(sqlite_path: Path, admin_url: str, db: str) -> tuple[str, float]:
     """A fresh database ``db`` holding the SQLite store's rows; returns its URL, seconds."""
-    import sqlite3
-
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{db}"')
@@ -147,6 +147,9 @@ def main() -> None:
     ap.add_argument("--db", default="newsdesk_bench_store")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build-only", action="store_true")
+    ap.add_argument(
+        "--reuse", action="store_true", help="Measure again: keep the copy and the index copy."
+    )
     args = ap.parse_args()
     overrides = {"embedder": "hashing"}
     sqlite_home = args.home / "sqlite"
@@ -154,12 +157,13 @@ def main() -> None:
     build_info = build_home(settings, args.docs, sqlite_home)
     if args.build_only:
         return
-    url, copy_s = copy_to_postgres(settings.db_path, args.pg_url, args.db)
     pg_home = args.home / "pg"
-    if pg_home.exists():
-        import shutil
-
-        shutil.rmtree(pg_home)
+    if args.reuse:
+        url, copy_s = args.pg_url.rsplit("/", 1)[0] + f"/{args.db}", 0.0
+    else:
+        url, copy_s = copy_to_postgres(settings.db_path, args.pg_url, args.db)
+        if pg_home.exists():
+            shutil.rmtree(pg_home)
     pg_settings = load_settings(home=pg_home, environ={}, overrides={**overrides, "store_url": url})
     t0 = time.perf_counter()
     pg = open_engine(pg_settings)  # builds this home's index copy from PostgreSQL
