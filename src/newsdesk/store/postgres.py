@@ -246,55 +246,56 @@ class PostgresStore:
         ``duplicate`` if another document has the same content or URL.
         """
         with self.write(lock=True) as conn:
-            row = conn.execute(
-                "SELECT content_hash FROM documents WHERE id = %s", (doc.id,)
+            # Under the write lock every round trip holds up the other workers: one
+            # query for the checks, one pipelined flush for the writes.
+            found = conn.execute(
+                "SELECT (SELECT content_hash FROM documents WHERE id = %(id)s) AS own,"
+                " (SELECT id FROM documents WHERE content_hash = %(hash)s AND id <> %(id)s"
+                " LIMIT 1) AS same_content,"
+                " (SELECT id FROM documents WHERE url = %(url)s AND url <> '' AND id <> %(id)s"
+                " LIMIT 1) AS same_url",
+                {"id": doc.id, "hash": doc.content_hash, "url": clean_text(doc.url)},
             ).fetchone()
-            if row is not None and row["content_hash"] == doc.content_hash:
+            assert found is not None
+            existing = found["own"]
+            if existing == doc.content_hash:
                 return StoredOutcome("unchanged", doc.id)
-            dup = conn.execute(
-                "SELECT id FROM documents WHERE content_hash = %s AND id <> %s LIMIT 1",
-                (doc.content_hash, doc.id),
-            ).fetchone()
-            if dup is None and doc.url:
-                dup = conn.execute(
-                    "SELECT id FROM documents WHERE url = %s AND url <> '' AND id <> %s LIMIT 1",
-                    (doc.url, doc.id),
-                ).fetchone()
+            dup = found["same_content"] or (found["same_url"] if doc.url else None)
             if dup is not None:
-                return StoredOutcome("duplicate", doc.id, duplicate_of=dup["id"])
+                return StoredOutcome("duplicate", doc.id, duplicate_of=dup)
             published = doc.published_at
-            conn.execute(
-                "INSERT INTO documents (id, rev, url, title, source, published_at, published_ts,"
-                " lang, category, content_hash, story_id, minhash, origin, ingested_at)"
-                " VALUES (%s, nextval('document_revs'), %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                " %s, %s, %s)"
-                " ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, url = excluded.url,"
-                " title = excluded.title, source = excluded.source,"
-                " published_at = excluded.published_at, published_ts = excluded.published_ts,"
-                " lang = excluded.lang, category = excluded.category,"
-                " content_hash = excluded.content_hash, story_id = excluded.story_id,"
-                " minhash = excluded.minhash, origin = excluded.origin,"
-                " ingested_at = excluded.ingested_at",
-                (
-                    doc.id,
-                    clean_text(doc.url),
-                    clean_text(doc.title),
-                    clean_text(doc.source),
-                    published.isoformat() if published else None,
-                    int(published.timestamp()) if published else None,
-                    clean_text(doc.lang),
-                    clean_text(doc.category),
-                    doc.content_hash,
-                    doc.story_id or doc.id,
-                    minhash,
-                    clean_text(origin),
-                    _now(),
-                ),
-            )
-            if row is not None:
-                for table in ("paragraphs", "lsh_bands", "summaries", "summary_errors"):
-                    conn.execute(f"DELETE FROM {table} WHERE doc_id = %s", (doc.id,))
-            with conn.cursor() as cur:
+            with conn.pipeline(), conn.cursor() as cur:
+                if existing is not None:
+                    for table in ("paragraphs", "lsh_bands", "summaries", "summary_errors"):
+                        cur.execute(f"DELETE FROM {table} WHERE doc_id = %s", (doc.id,))
+                cur.execute(
+                    "INSERT INTO documents (id, rev, url, title, source, published_at,"
+                    " published_ts, lang, category, content_hash, story_id, minhash, origin,"
+                    " ingested_at) VALUES (%s, nextval('document_revs'), %s, %s, %s, %s, %s,"
+                    " %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, url = excluded.url,"
+                    " title = excluded.title, source = excluded.source,"
+                    " published_at = excluded.published_at,"
+                    " published_ts = excluded.published_ts, lang = excluded.lang,"
+                    " category = excluded.category, content_hash = excluded.content_hash,"
+                    " story_id = excluded.story_id, minhash = excluded.minhash,"
+                    " origin = excluded.origin, ingested_at = excluded.ingested_at",
+                    (
+                        doc.id,
+                        clean_text(doc.url),
+                        clean_text(doc.title),
+                        clean_text(doc.source),
+                        published.isoformat() if published else None,
+                        int(published.timestamp()) if published else None,
+                        clean_text(doc.lang),
+                        clean_text(doc.category),
+                        doc.content_hash,
+                        doc.story_id or doc.id,
+                        minhash,
+                        clean_text(origin),
+                        _now(),
+                    ),
+                )
                 cur.executemany(
                     "INSERT INTO paragraphs (doc_id, n, text) VALUES (%s, %s, %s)",
                     [(doc.id, p.n, clean_text(p.text)) for p in doc.paragraphs],
@@ -304,9 +305,9 @@ class PostgresStore:
                     " ON CONFLICT DO NOTHING",
                     [(band, key, doc.id) for band, key in enumerate(bands)],
                 )
-            if summary is not None:
-                self._put_summary(conn, summary)
-            return StoredOutcome("accepted" if row is None else "updated", doc.id)
+                if summary is not None:
+                    self._put_summary(conn, summary)
+            return StoredOutcome("accepted" if existing is None else "updated", doc.id)
 
     def replace_signatures(self, rows: Sequence[tuple[str, bytes, Sequence[int]]]) -> None:
         """Store new near-duplicate signatures and band keys (doc id, minhash, bands)."""
