@@ -306,6 +306,20 @@ def test_feeds_state_and_leases(stores: Stores) -> None:
     assert feeds.remove(first[0].url) and not feeds.remove(first[0].url)
 
 
+def test_a_feed_can_be_leased_on_demand_unless_held(stores: Stores) -> None:
+    _, feeds, _ = stores
+    feeds.add("https://a.example/rss", NOW)
+    lease = timedelta(seconds=30)
+    assert feeds.try_lease("https://a.example/rss", "poller", lease)
+    assert feeds.try_lease("https://a.example/rss", "poller", lease)  # its own: renewed
+    assert not feeds.try_lease("https://a.example/rss", "worker", lease)
+    assert feeds.claim_due("worker", lease) == []
+    feeds.release("https://a.example/rss", "poller", None)  # schedule untouched: still due
+    assert [f.url for f in feeds.claim_due("worker", lease)] == ["https://a.example/rss"]
+    assert not feeds.try_lease("https://a.example/rss", "poller", lease)
+    assert not feeds.try_lease("https://missing.example/rss", "poller", lease)
+
+
 def test_expired_feed_lease_is_taken_over(stores: Stores) -> None:
     _, feeds, _ = stores
     feeds.add("https://a.example/rss", NOW)

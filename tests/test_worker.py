@@ -240,3 +240,18 @@ def test_a_feed_full_of_bad_items_keeps_the_good_and_records_each_bad_one(
     )
     assert engine.status()["documents"] == 5
     assert len(engine.jobs.failures(limit=100)) == 42
+
+
+def test_feeds_poll_leaves_a_feed_a_worker_holds(make_engine: Any, site: SiteServer) -> None:
+    items = [it for s in stories(2, copies=0, exact=0, seed=13) for it in s]
+    site.routes["/a.xml"] = (200, {"Content-Type": "application/rss+xml"}, rss(items[:1]))
+    site.routes["/b.xml"] = (200, {"Content-Type": "application/rss+xml"}, rss(items[1:]))
+    engine = make_engine()
+    engine.add_feed(f"{site.url}/a.xml")
+    engine.add_feed(f"{site.url}/b.xml")
+    assert engine.feed_store.try_lease(f"{site.url}/a.xml", "a-worker", timedelta(seconds=60))
+    polls = {p.url: p.status for p in engine.poll_feeds()}
+    assert polls == {f"{site.url}/a.xml": "leased", f"{site.url}/b.xml": "ok"}
+    assert [p for p, _ in site.requests] == ["/b.xml"]
+    b = engine.feed_store.get(f"{site.url}/b.xml")
+    assert b is not None and b.lease_owner == ""  # given back after the poll

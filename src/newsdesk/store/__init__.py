@@ -498,8 +498,12 @@ class FeedStore(Protocol):
         """Lease up to ``limit`` feeds that are due and not leased (or whose lease expired)."""
         ...
 
-    def release(self, url: str, owner: str, next_poll_in: timedelta) -> None:
-        """Give a polled feed back, due again after ``next_poll_in``."""
+    def try_lease(self, url: str, owner: str, lease: timedelta) -> bool:
+        """Lease one feed now, due or not, unless another holder's lease is running."""
+        ...
+
+    def release(self, url: str, owner: str, next_poll_in: timedelta | None) -> None:
+        """Give a polled feed back, due again after ``next_poll_in`` (None: as it was)."""
         ...
 
     def renew(self, owner: str, lease: timedelta) -> int:

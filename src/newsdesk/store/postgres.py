@@ -47,8 +47,7 @@ from newsdesk.store.postgres_migrations import MIGRATIONS
 Conn = psycopg.Connection[DictRow]
 # A document's columns (without its signature) and its paragraph texts in order.
 _DOC_COLUMNS = (
-    "d.id, d.url, d.title, d.source, d.published_at, d.lang, d.category, d.content_hash,"
-    " d.story_id"
+    "d.id, d.url, d.title, d.source, d.published_at, d.lang, d.category, d.content_hash, d.story_id"
 )
 _PARAGRAPHS = (
     "COALESCE((SELECT array_agg(p.text ORDER BY p.n) FROM paragraphs p"

@@ -165,8 +165,27 @@ class PostgresFeeds:
         rows.sort(key=lambda r: (r["next_poll_at"] is not None, r["next_poll_at"], r["seq"]))
         return [_feed({k: v for k, v in r.items() if k != "seq"}) for r in rows]
 
-    def release(self, url: str, owner: str, next_poll_in: timedelta) -> None:
+    def try_lease(self, url: str, owner: str, lease: timedelta) -> bool:
         with self.store.session() as conn:
+            return (
+                conn.execute(
+                    "UPDATE feeds SET lease_owner = %s, lease_expires = now() + %s"
+                    " WHERE url = %s AND (lease_expires IS NULL OR lease_expires < now()"
+                    " OR lease_owner = %s)",
+                    (owner, lease, url, owner),
+                ).rowcount
+                == 1
+            )
+
+    def release(self, url: str, owner: str, next_poll_in: timedelta | None) -> None:
+        with self.store.session() as conn:
+            if next_poll_in is None:
+                conn.execute(
+                    "UPDATE feeds SET lease_owner = '', lease_expires = NULL"
+                    " WHERE url = %s AND lease_owner = %s",
+                    (url, owner),
+                )
+                return
             conn.execute(
                 "UPDATE feeds SET lease_owner = '', lease_expires = NULL,"
                 " next_poll_at = now() + %s WHERE url = %s AND lease_owner = %s",

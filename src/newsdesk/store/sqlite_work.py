@@ -179,8 +179,27 @@ class SQLiteFeeds:
         by_url = {r["url"]: _feed(r) for r in rows}
         return [by_url[u] for u in urls if u in by_url]
 
-    def release(self, url: str, owner: str, next_poll_in: timedelta) -> None:
+    def try_lease(self, url: str, owner: str, lease: timedelta) -> bool:
+        now = _clock()
         with self.store.transaction() as conn:
+            return (
+                conn.execute(
+                    "UPDATE feeds SET lease_owner = ?, lease_expires = ? WHERE url = ?"
+                    " AND (lease_expires IS NULL OR lease_expires < ? OR lease_owner = ?)",
+                    (owner, _stamp(now + lease), url, _stamp(now), owner),
+                ).rowcount
+                == 1
+            )
+
+    def release(self, url: str, owner: str, next_poll_in: timedelta | None) -> None:
+        with self.store.transaction() as conn:
+            if next_poll_in is None:
+                conn.execute(
+                    "UPDATE feeds SET lease_owner = '', lease_expires = NULL"
+                    " WHERE url = ? AND lease_owner = ?",
+                    (url, owner),
+                )
+                return
             conn.execute(
                 "UPDATE feeds SET lease_owner = '', lease_expires = NULL, next_poll_at = ?"
                 " WHERE url = ? AND lease_owner = ?",
