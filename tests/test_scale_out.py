@@ -43,6 +43,8 @@ def _env(url: str) -> dict[str, str]:
         NEWSDESK_EMBEDDER="hashing",
         NEWSDESK_INGEST_WORKERS="1",
         NEWSDESK_STORE_POOL_SIZE="4",
+        # The feeds and pages are served on 127.0.0.1.
+        NEWSDESK_FETCH_ALLOW_PRIVATE="1",
     )
     return env
 

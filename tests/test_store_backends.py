@@ -454,7 +454,7 @@ def test_both_backends_give_the_same_json(pg_url: str, tmp_path: Path) -> None:
         )
         with open_engine(settings) as engine:
             report = engine.ingest_sample()
-            assert report.counts["accepted"] == 60
+            assert report.counts["accepted"] > 50 and report.counts["failed"] == 0
             engine.refresh()
             searches = [
                 search_json(engine.search(SearchRequest(q, sort=sort, limit=20)))
@@ -510,3 +510,53 @@ def test_unreachable_postgres_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(StoreUnavailable, match="unavailable"):
         PostgresStore("postgresql://nobody:pw@127.0.0.1:9/none", timeout=1.0)
+
+
+# -- deletions ---------------------------------------------------------------------------
+def test_deletions_are_recorded_and_a_story_gets_an_heir(stores: Stores) -> None:
+    store, _, _ = stores
+    early = NOW - timedelta(hours=2)
+    _put(store, _doc("rep", [LONG], published=early))
+    _put(store, _doc("copy", [LONG + "（转载）"], published=NOW, story="rep"))
+    _put(store, _doc("lone", ["另一条完全无关的消息。" * 8]))
+    assert store.deletion_seq() == 0
+    deleted = store.delete_documents(["rep", "nope", "rep"])
+    assert [(d.doc_id, d.title) for d in deleted] == [("rep", "title of rep")]
+    assert store.get_document("rep") is None and store.paragraph_texts(["rep"]) == {}
+    assert store.story_of(["copy"]) == {"copy": "copy"}  # the heir represents the story
+    seq = store.deletion_seq()
+    assert seq == deleted[0].seq > 0 and store.count_deletions() == 1
+    assert store.deleted_since(0) == ["rep"] and store.deleted_since(seq) == []
+    assert [d.doc_id for d in store.deletions()] == ["rep"]
+    assert store.pending_deletions() == ["rep"]
+    store.mark_deletions_indexed(["rep"])
+    assert store.pending_deletions() == []
+    store.delete_documents(["lone"])
+    assert store.pending_deletions() == ["lone"]
+    assert _put(store, _doc("lone", ["另一条完全无关的消息。" * 8])) == "accepted"
+    # Stored again: no longer deleted for anyone, and newer than every watermark.
+    assert store.pending_deletions() == [] and store.deleted_since(0) == ["rep"]
+    assert store.rows_since(store.max_rev() - 1)[0].id == "lone"
+    assert store.languages() == [("zh", 2)]
+
+
+def test_a_deletion_reaches_every_machines_index_copy(pg_url: str, tmp_path: Path) -> None:
+    def engine(name: str) -> Any:
+        overrides = {"store_url": pg_url, "embedder": "hashing"}
+        return open_engine(load_settings(home=tmp_path / name, environ={}, overrides=overrides))
+
+    with engine("a") as a, engine("b") as b:
+        n = a.ingest_sample().counts["accepted"]
+        for e in (a, b):
+            e.refresh()
+        target = a.search(SearchRequest("技术主权", mode="lexical")).hits[0].document.id
+        assert b.lexical.num_docs() == a.lexical.num_docs() == n > 0
+        a.delete_documents([target])
+        for e in (a, b):
+            e.refresh()
+            assert e.lexical.num_docs() == n - 1
+            found = e.searcher.candidates(SearchRequest("技术主权", mode="lexical")).lexical
+            assert target not in {d for d, _ in found}
+        # A third machine's fresh copy never holds it.
+        with engine("c") as c:
+            assert c.lexical.num_docs() == n - 1

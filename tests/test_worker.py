@@ -24,7 +24,9 @@ FAST = WorkerOptions(lease=timedelta(seconds=30), until_idle=True, idle_sleep=0.
 
 
 def _settings(home: Path, store: dict[str, Any]) -> Any:
-    return load_settings(home=home, environ={}, overrides={**store, "embedder": "hashing"})
+    # The feeds and pages of these tests are served on 127.0.0.1.
+    overrides = {**store, "embedder": "hashing", "fetch_allow_private": True}
+    return load_settings(home=home, environ={}, overrides=overrides)
 
 
 @pytest.fixture

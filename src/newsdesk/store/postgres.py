@@ -267,6 +267,13 @@ class PostgresStore:
                 if existing is not None:
                     for table in ("paragraphs", "lsh_bands", "summaries", "summary_errors"):
                         cur.execute(f"DELETE FROM {table} WHERE doc_id = %s", (doc.id,))
+                else:
+                    # Deleted before and stored again: a shared index must not remove it.
+                    cur.execute(
+                        "UPDATE deletions SET index_pending = FALSE WHERE doc_id = %s"
+                        " AND index_pending",
+                        (doc.id,),
+                    )
                 cur.execute(
                     "INSERT INTO documents (id, rev, url, title, source, published_at,"
                     " published_ts, lang, category, content_hash, story_id, minhash, origin,"

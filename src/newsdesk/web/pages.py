@@ -57,15 +57,14 @@ class Refresher:
 
     The refresh runs on a background thread (one at a time): with a shared store it
     indexes what other machines stored into this server's index copy, which must not
-    hold up a reader. A refresh that fails (the store's server is away) is retried by
-    the next request a second later; the error is kept for ``/api/v1/health``.
+    hold up a reader. A refresh that fails (the store's server is away) is tried again
+    by a request a second later; searches meanwhile use what is already indexed.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._last = 0.0
         self._lock = threading.Lock()
-        self.error = ""
 
     def __call__(self) -> None:
         now = time.monotonic()
@@ -77,9 +76,8 @@ class Refresher:
     def _run(self) -> None:
         try:
             self.engine.refresh()
-            self.error = ""
-        except NewsdeskError as exc:
-            self.error = str(exc)
+        except NewsdeskError:
+            pass  # the next request's refresh tries again
         finally:
             self._lock.release()
 
