@@ -66,9 +66,11 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 
 # Resolve pyproject.toml's dependencies again (after changing them) into the locks.
+# The PostgreSQL client (extra `postgres`) is in both locks, so an installation switches
+# to a PostgreSQL store by setting store_url alone.
 lock: $(UV)
-	$(COMPILE) -o requirements/lock.txt
-	$(COMPILE) --extra dev -o requirements/dev-lock.txt
+	$(COMPILE) --extra postgres -o requirements/lock.txt
+	$(COMPILE) --extra dev --extra postgres -o requirements/dev-lock.txt
 
 # The newest versions allowed by pyproject.toml, in a throw-away venv: which pins would
 # move, and whether the tests pass with them. Nothing in the repository changes.
