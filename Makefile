@@ -17,7 +17,7 @@ UV := $(TOOLS)/bin/uv
 COMPILE = $(UV) pip compile pyproject.toml --generate-hashes --universal --python-version 3.11
 UPGRADE_DIR ?= /tmp/newsdesk-upgrade-check
 
-.PHONY: install dev demo test lint typecheck pytest browser lock upgrade-check clean
+.PHONY: install dev demo test lint typecheck pytest browser lock upgrade-check clean postgres postgres-stop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,9 +66,11 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 
 # Resolve pyproject.toml's dependencies again (after changing them) into the locks.
+# The PostgreSQL client (extra `postgres`) is in both locks, so an installation switches
+# to a PostgreSQL store by setting store_url alone.
 lock: $(UV)
-	$(COMPILE) -o requirements/lock.txt
-	$(COMPILE) --extra dev -o requirements/dev-lock.txt
+	$(COMPILE) --extra postgres -o requirements/lock.txt
+	$(COMPILE) --extra dev --extra postgres -o requirements/dev-lock.txt
 
 # The newest versions allowed by pyproject.toml, in a throw-away venv: which pins would
 # move, and whether the tests pass with them. Nothing in the repository changes.
@@ -83,6 +85,15 @@ upgrade-check: $(UV) browser
 	then echo "upgrade-check: the tests pass with the newest versions ($(UPGRADE_DIR)/pytest.log)"; \
 	else tail -n 20 "$(UPGRADE_DIR)/pytest.log"; \
 	  echo "upgrade-check: the tests FAIL with the newest versions ($(UPGRADE_DIR)/pytest.log)"; exit 1; fi
+
+# A PostgreSQL server on 127.0.0.1 for the PostgreSQL store's tests and benchmarks:
+# installs Debian's postgresql if missing (as root), runs a cluster owned by a non-root
+# user in /tmp/newsdesk-postgres/ (outside the repo), prints its URL last. Idempotent.
+postgres:
+	@scripts/postgres.sh start
+
+postgres-stop:
+	@scripts/postgres.sh stop
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache "$(HOME_DIR)"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import socket
+import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -164,3 +167,77 @@ class SiteServer:
 def site() -> Iterator[SiteServer]:
     with SiteServer() as server:
         yield server
+
+
+# -- PostgreSQL: a live server started by the project's own script -------------------------
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _start_postgres() -> str:
+    """The URL of the test server's admin database (``make postgres`` does the same)."""
+    script = REPO / "scripts" / "postgres.sh"
+    try:
+        done = subprocess.run(
+            [str(script), "start"], capture_output=True, text=True, timeout=600, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        reason = f"cannot run {script}: {exc}"
+    else:
+        lines = done.stdout.strip().splitlines()
+        if done.returncode == 0 and lines and lines[-1].startswith("postgresql://"):
+            return lines[-1]
+        reason = f"{script} start failed: {done.stderr.strip()[-600:]}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required in CI: {reason}")
+    pytest.skip(f"PostgreSQL not available ({reason}); run `make postgres`")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    return _start_postgres()
+
+
+def _admin(server_url: str) -> Any:
+    psycopg = pytest.importorskip("psycopg")
+    return psycopg.connect(server_url, autocommit=True)
+
+
+@pytest.fixture
+def pg_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with _admin(postgres_server) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_server.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with _admin(postgres_server) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Settings overrides for each store backend: SQLite in the home, or a fresh database."""
+    if request.param == "sqlite":
+        return {}
+    return {"store_url": request.getfixturevalue("pg_url")}
+
+
+@pytest.fixture
+def pg_databases(postgres_server: str) -> Iterator[Any]:
+    """Make any number of fresh databases on the test server (dropped after the test)."""
+    made: list[str] = []
+    base = postgres_server.rsplit("/", 1)[0]
+
+    def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with _admin(postgres_server) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return f"{base}/{name}"
+
+    yield make
+    with _admin(postgres_server) as conn:
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -19,8 +19,8 @@ from newsdesk import Engine, load_settings, open_engine
 from newsdesk.cli import cli
 from newsdesk.errors import LLMError, SummaryError
 from newsdesk.models import Bullet, Document, Paragraph, Section, Summary
-from newsdesk.store import SQLiteStore
 from newsdesk.store.migrations import MIGRATIONS
+from newsdesk.store.sqlite import SQLiteStore
 from newsdesk.summarize.llm import (
     Backoff,
     LLMSummarizer,

@@ -12,8 +12,8 @@ from newsdesk import dedupe, load_settings, open_engine
 from newsdesk import engine as engine_module
 from newsdesk.errors import StoreError
 from newsdesk.index.lexical import NAME as LEXICAL
-from newsdesk.store import SQLiteStore
 from newsdesk.store.migrations import MIGRATIONS
+from newsdesk.store.sqlite import SQLiteStore
 
 TOPICS = ["光刻机", "存储器", "封装测试", "设计软件", "晶圆代工", "功率器件", "模拟电路", "传感器"]
 

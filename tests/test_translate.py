@@ -29,8 +29,8 @@ from newsdesk.endpoints import OpenAIChatClient
 from newsdesk.errors import ConfigError, TranslationError
 from newsdesk.models import Document, Paragraph
 from newsdesk.reading import UNAVAILABLE, read, snippet_repeats, texts_to_translate
-from newsdesk.store import SQLiteStore
 from newsdesk.store.migrations import MIGRATIONS
+from newsdesk.store.sqlite import SQLiteStore
 from newsdesk.summarize.extractive import ExtractiveSummarizer
 from newsdesk.summarize.verify import check_translation
 from newsdesk.translate.libretranslate import LibreTranslator
@@ -383,6 +383,25 @@ def test_translations_are_cached_per_backend_model_and_language(
     other = {**env, "NEWSDESK_LIBRETRANSLATE_URL": libre.url("flaky")}
     _shown(home, other, ZH_DOC)
     assert libre.requests_for("flaky")
+
+
+def test_servers_on_one_postgresql_share_the_translation_cache(
+    pg_url: str, tmp_path: Path, libre: FakeLibreTranslate
+) -> None:
+    """What one web server translated, another on the same store reads from the cache."""
+    env = {**NO_SLEEP, "NEWSDESK_STORE_URL": pg_url, "NEWSDESK_EMBEDDER": "none"}
+    env["NEWSDESK_LIBRETRANSLATE_URL"] = libre.url("good")
+    with _engine(tmp_path / "writer", env) as eng:
+        assert eng.ingest_sample().counts["accepted"] > 50
+    before = len(libre.requests_for("good"))
+    first = _shown(tmp_path / "server-1", env, ZH_DOC)
+    assert len(libre.requests_for("good")) == before + 1
+    assert any(b.translated for b in _bullets(first))
+    second = _shown(tmp_path / "server-2", env, ZH_DOC)
+    assert len(libre.requests_for("good")) == before + 1, "the shared cache was not used"
+    assert [b.text for b in _bullets(second)] == [b.text for b in _bullets(first)]
+    with _engine(tmp_path / "server-2", env) as eng:
+        assert eng.status()["translations"] > 0
 
 
 def test_a_failing_translator_is_not_asked_again_during_its_cooldown(

@@ -25,6 +25,9 @@ TRANSLATORS = ("auto", "llm", "libretranslate", "none")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
 SEARCH_MODES = ("hybrid", "lexical", "semantic")
 FUSIONS = ("rrf", "convex")
+STORE_SCHEMES = ("postgresql://", "postgres://")
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]+):[^@/\s]*@")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&\s]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,19 @@ class Settings:
     feedback_weight: float = 0.5
     feedback_floor: float = 0.3
     feedback_ratio: float = 0.6
+    # Where the documents live: empty for SQLite in the home (one machine), or a
+    # PostgreSQL URL shared by many workers and web servers ("postgresql://user@host/db";
+    # a password in the URL is redacted by `newsdesk config`).
+    store_url: str = ""
+    # Connections each process keeps to PostgreSQL (web servers serve requests in threads).
+    store_pool_size: int = 8
+    # Workers: how long a claimed job or feed stays theirs without a renewal (seconds);
+    # a killed worker's work returns to the queue after this.
+    worker_lease: float = 60.0
+    # How often a worker polls each feed (seconds); failing feeds back off from it.
+    feed_interval: float = 900.0
+    # A job that fails this many times (or whose workers die this often) stays failed.
+    job_max_attempts: int = 5
 
     @property
     def db_path(self) -> Path:
@@ -124,8 +140,15 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_SETTINGS and value:
                 value = "***"
+            elif f.name == "store_url":
+                value = redact_url(value)
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for printing)."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", url))
 
 
 def default_home() -> Path:
@@ -252,4 +275,21 @@ def load_settings(
         raise ConfigError("feedback_docs and feedback_weight must not be negative")
     if settings.rrf_k <= 0:
         raise ConfigError("rrf_k must be positive")
+    _check_store(settings)
     return settings
+
+
+def _check_store(settings: Settings) -> None:
+    if settings.store_url and not settings.store_url.startswith(STORE_SCHEMES):
+        raise ConfigError(
+            "store_url must be empty (SQLite in the home) or a PostgreSQL URL like"
+            f" postgresql://user@host:5432/newsdesk, got {redact_url(settings.store_url)!r}"
+        )
+    if not 1 <= settings.store_pool_size <= 100:
+        raise ConfigError("store_pool_size must be between 1 and 100")
+    if settings.worker_lease < 2:
+        raise ConfigError("worker_lease must be at least 2 seconds")
+    if settings.feed_interval < 1:
+        raise ConfigError("feed_interval must be at least 1 second")
+    if not 1 <= settings.job_max_attempts <= 100:
+        raise ConfigError("job_max_attempts must be between 1 and 100")

@@ -28,6 +28,7 @@ from newsdesk.embed.http import HTTPEmbedder
 from newsdesk.embed.local import E5Embedder, USEEmbedder
 from newsdesk.endpoints import OpenAIChatClient
 from newsdesk.errors import (
+    BackendUnavailable,
     ConfigError,
     EndpointError,
     ExtractionError,
@@ -36,10 +37,12 @@ from newsdesk.errors import (
     NotFound,
     SearchIndexError,
     StoreError,
+    StoreUnavailable,
 )
 from newsdesk.following import Following
 from newsdesk.index.lexical import IndexTerms, LexicalIndex
 from newsdesk.index.vectors import VectorIndex
+from newsdesk.index.watermarks import FileWatermark, Watermark
 from newsdesk.ingest import RawRecord, build_document, iter_records
 from newsdesk.ingest.dates import in_window, window_text
 from newsdesk.ingest.fetch import (
@@ -65,8 +68,16 @@ from newsdesk.pipeline import Heavy, Pending, Preparer, auto_workers, compute
 from newsdesk.ranking import FusionParams
 from newsdesk.reader import SummaryReader
 from newsdesk.search import Searcher, SearchPolicy, SearchRequest
-from newsdesk.store import Deletion, SQLiteStore, SummaryFailure
-from newsdesk.store.feeds import FeedInfo, FeedStore
+from newsdesk.store import (
+    Deletion,
+    FeedInfo,
+    Store,
+    Stores,
+    SummaryFailure,
+)
+from newsdesk.store.sqlite import SQLiteStore
+from newsdesk.store.sqlite_translations import SQLiteTranslations
+from newsdesk.store.sqlite_work import SQLiteFeeds, SQLiteJobs
 from newsdesk.store.translations import TranslationCache
 from newsdesk.summarize import Summarizer
 from newsdesk.summarize.batch import summarize_batch
@@ -172,6 +183,9 @@ _DEDUPE_STATE = "dedupe"
 # Records per store transaction, and stored documents between index catch-ups.
 BATCH = 256
 INDEX_EVERY = 1024
+# A running worker heartbeats every few seconds; one silent this long is reported lost
+# (its leases expire by themselves and others take its work over).
+WORKER_LOST_AFTER = 30.0
 # At the end of an ingest, how often and how long to wait for another process's
 # index writer (a concurrent ingest's catch-up takes seconds, not minutes).
 INDEX_BUSY_RETRIES = (20, 0.25)
@@ -197,6 +211,37 @@ def _batches(
             batch = []
     if batch:
         yield batch
+
+
+def open_store(settings: Settings) -> Stores:
+    """The store ``store_url`` names (default: SQLite in the home), with its feeds, jobs
+    and translation cache.
+
+    Raises:
+        BackendUnavailable: PostgreSQL is configured but psycopg is not installed.
+        StoreUnavailable: the PostgreSQL server cannot be reached.
+    """
+    if not settings.store_url:
+        sqlite = SQLiteStore(settings.db_path)
+        return Stores(sqlite, SQLiteFeeds(sqlite), SQLiteJobs(sqlite), SQLiteTranslations(sqlite))
+    try:
+        # Optional dependency: only PostgreSQL homes need psycopg.
+        from newsdesk.store.postgres import PostgresStore
+        from newsdesk.store.postgres_translations import PostgresTranslations
+        from newsdesk.store.postgres_work import PostgresFeeds, PostgresJobs
+    except ImportError as exc:
+        raise BackendUnavailable(
+            "store_url names PostgreSQL, which needs psycopg 3 and psycopg-pool:"
+            f" pip install 'newsdesk[postgres]' ({exc})",
+            backend="postgresql",
+        ) from exc
+    pg = PostgresStore(settings.store_url, pool_size=settings.store_pool_size)
+    return Stores(pg, PostgresFeeds(pg), PostgresJobs(pg), PostgresTranslations(pg))
+
+
+def lexical_watermark(settings: Settings, store: Store) -> Watermark | None:
+    """A store shared by several machines: each local index copy records its own progress."""
+    return FileWatermark(settings.index_dir / "watermark.json") if store.shared else None
 
 
 def build_summarizer(settings: Settings) -> Summarizer:
@@ -241,8 +286,18 @@ class Engine:
             )
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
-        self.store = SQLiteStore(settings.db_path)
-        self.lexical = LexicalIndex(settings.index_dir, self.store)
+        self.store, self.feed_store, self.jobs, self.translation_store = open_store(settings)
+        self.lexical = LexicalIndex(
+            settings.index_dir, self.store, lexical_watermark(settings, self.store)
+        )
+        # With a shared store the local index is a per-machine copy that its readers
+        # (web servers, CLI commands) catch up; ingest only writes the store. The copy
+        # applies deletions by their sequence number, recorded beside it.
+        self.index_on_ingest = not self.store.shared
+        # Whether an ingest waits for another process's embedding to finish first (a
+        # worker between jobs does not: the other process embeds its documents too).
+        self.embed_waits = True
+        self._copy_deletions = FileWatermark(settings.index_dir / "deletions.json")
         self.summarizer = build_summarizer(settings)
         self.vectors: VectorIndex | None = None
         if settings.embedder != NO_EMBEDDER:
@@ -261,7 +316,6 @@ class Engine:
         # The latest deletion this engine has removed from its in-memory vectors.
         self._deletion_seq = self.store.deletion_seq()
         self._check_signatures()
-        self.feed_store = FeedStore(self.store)
         self.following = Following(
             settings, self.feed_store, self.fetcher, self.ingest_records, clock
         )
@@ -303,6 +357,23 @@ class Engine:
         state = self.store.index_state(_DEDUPE_STATE)
         if state is not None and state[1] == dedupe.PARAMS:
             return
+        # Engines opening at once on a shared store: one recomputes, the others wait.
+        with self._lock_wait("dedupe-signatures"):
+            state = self.store.index_state(_DEDUPE_STATE)
+            if state is None or state[1] != dedupe.PARAMS:
+                self._recompute_signatures()
+
+    @contextlib.contextmanager
+    def _lock_wait(self, name: str, poll: float = 0.2) -> Iterator[None]:
+        """Hold the store's named lock, waiting for another holder to let go."""
+        while True:
+            with self.store.try_lock(name) as held:
+                if held:
+                    yield
+                    return
+            time.sleep(poll)
+
+    def _recompute_signatures(self) -> None:
         after = ""
         while ids := self.store.ids_after(after, 500):
             texts = self.store.paragraph_texts(ids)
@@ -395,6 +466,8 @@ class Engine:
         try:
             with self.store.savepoint():
                 return self._store(item, heavy)
+        except StoreUnavailable:
+            raise  # the store went away: the whole batch is undone, nothing is refused
         except (StoreError, ValueError, OverflowError) as exc:
             self._terms.pop(item.doc.id, None)
             return IngestResult(
@@ -468,7 +541,7 @@ class Engine:
                 since_index += result.outcome in ("accepted", "updated")
                 if progress is not None:
                     progress(result)
-            if since_index >= INDEX_EVERY:
+            if since_index >= INDEX_EVERY and self.index_on_ingest:
                 report.indexed += self._index_if_free()
                 since_index = 0
 
@@ -483,10 +556,11 @@ class Engine:
                 current, upcoming = upcoming, next(batches, None)
             if in_flight is not None:
                 finish(*in_flight)
-        report.indexed += self._index_when_free()
-        report.index_deferred = self.lexical.pending() > 0
+        if self.index_on_ingest:
+            report.indexed += self.index_when_free()
+            report.index_deferred = self.lexical.pending() > 0
         if not defer_embeddings:
-            report.embedded = self.embed_pending(embed_progress)
+            report.embedded = self.embed_pending(embed_progress, wait=self.embed_waits)
         return report
 
     def _index_if_free(self) -> int:
@@ -494,7 +568,7 @@ class Engine:
             return self.index_pending()
         return 0
 
-    def _index_when_free(self) -> int:
+    def index_when_free(self) -> int:
         """Index what is pending, waiting a little for another process's writer.
 
         If the index stays busy the documents are safely stored and will be indexed
@@ -603,10 +677,18 @@ class Engine:
         Raises:
             SearchIndexError: another process holds the index writer.
         """
-        pending = self.store.pending_deletions()
-        if pending:
-            self.lexical.delete(pending)
-            self.store.mark_deletions_indexed(pending)
+        if self.store.shared:
+            # Each machine's copy applies every deletion since the last it applied.
+            seq = self.store.deletion_seq()
+            applied = (self._copy_deletions.get() or (0, {}))[0]
+            if seq > applied:
+                self.lexical.delete(self.store.deleted_since(applied))
+                self._copy_deletions.set(seq, {})
+        else:
+            pending = self.store.pending_deletions()
+            if pending:
+                self.lexical.delete(pending)
+                self.store.mark_deletions_indexed(pending)
         done = self.lexical.catch_up(progress, self._terms)
         self._terms.clear()
         return done
@@ -614,20 +696,30 @@ class Engine:
     def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
         return self.lexical.rebuild(progress)
 
-    def embed_pending(self, progress: Callable[[int], None] | None = None) -> int:
+    def embed_pending(
+        self, progress: Callable[[int], None] | None = None, *, wait: bool = True
+    ) -> int:
         """Embed every document stored or changed since the last run; returns how many.
 
         Resumable: vectors are saved batch by batch with the watermark, so an
         interrupted run continues where it stopped. No-op without an embedder.
+        With ``wait`` False, another process already embedding makes this a no-op,
+        since that one goes on until nothing is left.
 
         Raises:
             BackendUnavailable: the embedder cannot run.
         """
         if self.vectors is None:
             return 0
-        # One catch-up at a time (a server's background one and an API ingest's).
+        # One catch-up at a time: in this process (a server's background one and an API
+        # ingest's), and across processes and machines (a lock in the store), so that
+        # workers do not embed the same documents.
         with self._embed_lock:
-            return self.vectors.catch_up(progress)
+            if wait:
+                with self._lock_wait("embed"):
+                    return self.vectors.catch_up(progress)
+            with self.store.try_lock("embed") as held:
+                return self.vectors.catch_up(progress) if held else 0
 
     def catch_up_in_background(self) -> threading.Thread | None:
         """Embed, on a daemon thread, what a crash or a deferred ingest left without vectors.
@@ -708,7 +800,15 @@ class Engine:
         return cached[1]
 
     def refresh(self) -> None:
-        """See documents other processes have indexed (or deleted) since this engine opened."""
+        """See documents other processes have stored, indexed or deleted since this engine
+        opened.
+
+        With a shared store this machine's index copy is caught up here first (unless
+        another process on the machine holds its writer and is doing it).
+        """
+        if self.store.shared:
+            with contextlib.suppress(SearchIndexError):
+                self.index_pending()
         self.lexical.reload()
         if self.vectors is not None:
             seq = self.store.deletion_seq()
@@ -800,7 +900,7 @@ class Engine:
             raise ConfigError(f"translator {chosen}: {exc}") from exc
         service = TranslationService(
             translator,
-            TranslationCache(self.store),
+            TranslationCache(self.translation_store),
             batch_size=s.translate_batch,
             concurrency=s.translate_concurrency,
             cooldown=s.translate_cooldown if read_path else 0.0,
@@ -876,6 +976,7 @@ class Engine:
         documents = self.store.count_documents()
         indexed = self.store.count_documents(self.lexical.watermark)
         embedded = self._embedded_count()
+        queue = self.jobs.stats().to_json()
         return {
             "documents": documents,
             "indexed": indexed,
@@ -887,14 +988,14 @@ class Engine:
             "deleted": self.store.count_deletions(),
             "summarized": self.store.count_summarized(self.summarizer.name),
             "summarized_llm": self.store.count_summarized(LLM_SUMMARIZER),
-            "translations": TranslationCache(self.store).count(),
+            "translations": self.translation_store.count_translations(),
             "stories": self.store.count_stories(),
-            "feeds": len(self.feed_store.all()),
+            "feeds": queue["feeds"],
             "home": str(self.settings.home),
-            "database": str(self.settings.db_path),
+            "database": self.store.describe(),
             "schema_version": self.store.schema_version,
             "backends": {
-                "store": "sqlite",
+                "store": self.store.kind,
                 "lexical_index": "tantivy",
                 "summarizer": self.summarizer.name,
                 "translator": self.translation.label[0] if self.translation else "none",
@@ -905,6 +1006,20 @@ class Engine:
             "vector_index": (self.vectors.stale_reason or "ok")
             if self.vectors is not None
             else "off",
+            "queue": queue,
+            "workers": [
+                {**w.to_json(), "alive": w.heartbeat_age < WORKER_LOST_AFTER}
+                for w in self.jobs.workers()
+            ],
+            "leases": [lease.to_json() for lease in self.jobs.leases()],
+            # How far behind the inputs and the derived indexes are.
+            "lag": {
+                "index_documents": documents - indexed,
+                "index_watermark": self.lexical.state.describe(),
+                "embedding_documents": documents - embedded if self.vectors is not None else 0,
+                "oldest_due_job_s": queue["oldest_due_job_age_s"],
+                "oldest_due_feed_s": queue["oldest_due_feed_age_s"],
+            },
         }
 
     def _embedded_count(self) -> int:

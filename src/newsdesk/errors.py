@@ -9,7 +9,8 @@ family or one branch::
     ├── NotFound             a document id or other named thing does not exist
     ├── ExtractionError      an input could not be turned into a document
     ├── FetchError           a URL could not be fetched (network, status, limits)
-    ├── StoreError           the SQLite store failed or is from a newer version
+    ├── StoreError           the store failed or is from a newer version
+    │   └── StoreUnavailable the store's server cannot be reached (retry later)
     ├── SearchIndexError     the search index is missing, locked or inconsistent
     ├── PermissionDenied     a request lacks the token an endpoint requires
     ├── BackendUnavailable   an optional dependency or remote service is missing
@@ -67,6 +68,13 @@ class FetchError(NewsdeskError):
 
 class StoreError(NewsdeskError):
     """The document store failed."""
+
+
+class StoreUnavailable(StoreError):
+    """The store's database server cannot be reached now (down, restarting, network).
+
+    Nothing was written by the failed call; workers wait and retry.
+    """
 
 
 class SearchIndexError(NewsdeskError):

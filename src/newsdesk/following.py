@@ -8,6 +8,8 @@ older version that no longer parses, a missing parser) never stops the others.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ from newsdesk.ingest.feeds import ParsedFeed, parse_feed
 from newsdesk.ingest.fetch import REFUSED, Fetched, Fetcher, check_url, literal_host_refused
 from newsdesk.ingest.sources import SourceProblem, is_url
 from newsdesk.models import FeedPoll, IngestReport, IngestResult
-from newsdesk.store.feeds import FeedInfo, FeedStore
+from newsdesk.store import FeedInfo, FeedStore
 
 Ingest = Callable[
     [Iterable[RawRecord | SourceProblem], Callable[[IngestResult], None] | None], IngestReport
@@ -148,6 +150,9 @@ class Following:
                 ``backoff * 2**n`` (at most a day) has passed since its last poll.
         """
         results = []
+        # Workers may be polling the same feeds: a feed one of them holds is left to it.
+        owner = f"poll:{socket.gethostname()}:{os.getpid()}"
+        lease = timedelta(seconds=self.settings.worker_lease)
         with self._fetcher() as fetcher:
             for feed in self.feed_store.all():
                 if backoff is not None and feed.error_count and feed.last_polled:
@@ -155,5 +160,11 @@ class Following:
                     if self.clock() < datetime.fromisoformat(feed.last_polled) + wait:
                         results.append(FeedPoll(feed.url, "backoff", feed.title))
                         continue
-                results.append(self.poll(feed, fetcher, progress))
+                if not self.feed_store.try_lease(feed.url, owner, lease):
+                    results.append(FeedPoll(feed.url, "leased", feed.title))
+                    continue
+                try:
+                    results.append(self.poll(feed, fetcher, progress))
+                finally:
+                    self.feed_store.release(feed.url, owner, None)
         return results

@@ -384,7 +384,8 @@ class SummarizeReport:
 
 @dataclass(frozen=True, slots=True)
 class FeedPoll:
-    """What one poll of one feed did: ``ok``, ``not_modified``, ``error`` or ``backoff``."""
+    """What one poll of one feed did: ``ok``, ``not_modified``, ``error``, ``backoff``, or
+    ``leased`` (a worker is polling it right now)."""
 
     url: str
     status: str

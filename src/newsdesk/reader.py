@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from newsdesk.models import Document, ReaderSummary, Summary, TranslateReport, TranslateResult
 from newsdesk.reading import read, texts_to_translate
-from newsdesk.store import SQLiteStore
+from newsdesk.store import Store
 from newsdesk.summarize import Summarizer
 from newsdesk.translate import ORIGINAL
 from newsdesk.translate.service import TranslationService
@@ -24,7 +24,7 @@ class SummaryReader:
     """Reader-facing summaries of one home."""
 
     def __init__(
-        self, store: SQLiteStore, summarizer: Summarizer, summaries_for: SummariesFor
+        self, store: Store, summarizer: Summarizer, summaries_for: SummariesFor
     ) -> None:
         self.store = store
         self.summarizer = summarizer

@@ -22,6 +22,7 @@ from newsdesk.cli import embed as embed_cmd
 from newsdesk.cli import eval_dedupe, eval_retrieval, eval_summaries, evaluate, feeds
 from newsdesk.cli import summarize as summarize_cmd
 from newsdesk.cli import translate as translate_cmd
+from newsdesk.cli import worker as worker_cmd
 from newsdesk.cli._common import (
     CONTEXT,
     LANG_OPTION,
@@ -39,6 +40,7 @@ from newsdesk.models import Hit, IngestReport, IngestResult, ReaderSummary
 from newsdesk.reading import provenance, snippet_repeats
 from newsdesk.search import SearchRequest, query_notes
 from newsdesk.views import document_json, ingest_json, search_json
+from newsdesk.worker import enqueue
 
 
 @click.group(context_settings=CONTEXT)
@@ -152,6 +154,11 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
     is_flag=True,
     help="Skip embedding (for bulk loads); run `newsdesk embed` later. Lexical search works.",
 )
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="Queue one job per URL or file (folders expanded) for `newsdesk worker` instead.",
+)
 @click.pass_obj
 @handle_errors
 def ingest(
@@ -160,6 +167,7 @@ def ingest(
     as_json: bool,
     failures: Path | None,
     defer_embeddings: bool,
+    queue: bool,
 ) -> None:
     """Ingest files, folders and URLs: JSONL (one document per line), HTML, text,
     Markdown, PDF; an http(s) URL is fetched, a page read as an article and a feed
@@ -173,12 +181,32 @@ def ingest(
 
     Exit status: 0 when every input was ingested (or skipped, e.g. unchanged), 1
     when any input failed; the last line on stderr sums the outcomes up.
+
+    With --queue nothing is ingested here: each input becomes a job that workers
+    (`newsdesk worker`, on any machine sharing the store) claim and ingest.
     """
+    if queue:
+        _queue(state, list(paths), as_json)
+        return
     with open_engine(state.settings()) as engine:
         report = _run_ingest(engine, list(paths), defer_embeddings)
     _report(report, as_json, failures)
     if report.counts["failed"]:
         sys.exit(1)
+
+
+def _queue(state: State, inputs: list[str], as_json: bool) -> None:
+    with open_engine(state.settings()) as engine:
+        queued = enqueue(engine, inputs)
+    if as_json:
+        print_json({"jobs": [{**job.to_json(), "new": new} for job, new in queued]})
+        return
+    new = sum(1 for _, is_new in queued if is_new)
+    err.print(
+        f"queued {new} job(s)"
+        + (f"; {len(queued) - new} already queued" if new < len(queued) else "")
+        + " (run `newsdesk worker` to ingest them)"
+    )
 
 
 # -- search ------------------------------------------------------------------------------
@@ -442,7 +470,9 @@ def deletions(state: State, limit: int, as_json: bool) -> None:
 @click.pass_obj
 @handle_errors
 def status(state: State, as_json: bool) -> None:
-    """How many documents are stored, indexed, embedded and summarized, and where.
+    """How many documents are stored, indexed, embedded and summarized, and where; the
+    work queue (queued jobs, due feeds), the workers with their heartbeats, the leases
+    they hold, and the lag of the inputs and of this machine's index copy.
 
     not_indexed and without_vectors count the documents that search cannot find yet
     by their words or by their meaning (`newsdesk embed` catches the vectors up).
@@ -453,6 +483,11 @@ def status(state: State, as_json: bool) -> None:
         print_json(info)
         return
     for key, value in info.items():
+        if isinstance(value, list):
+            out.print(Text(f"{key:>15}: {len(value)}"))
+            for row in value:
+                out.print(Text(" " * 17 + ", ".join(f"{k}={v}" for k, v in row.items())))
+            continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         out.print(Text(f"{key:>15}: {value}"))
@@ -563,6 +598,8 @@ cli.add_command(translate_cmd.translate)
 cli.add_command(feeds.feeds_group)
 evaluate.eval_group.add_command(eval_dedupe.eval_dedupe)
 cli.add_command(embed_cmd.embed)
+cli.add_command(worker_cmd.worker)
+cli.add_command(worker_cmd.jobs_group)
 evaluate.eval_group.add_command(eval_retrieval.retrieval)
 
 

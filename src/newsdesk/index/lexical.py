@@ -20,7 +20,8 @@ from typing import Any
 import tantivy
 
 from newsdesk.errors import SearchIndexError
-from newsdesk.store.sqlite import IndexRow, SQLiteStore
+from newsdesk.index.watermarks import StoreWatermark, Watermark
+from newsdesk.store import IndexRow, Store
 from newsdesk.text import tokenize
 
 NAME = "lexical"
@@ -88,14 +89,20 @@ def _schema() -> Any:
 
 
 class LexicalIndex:
-    """A tantivy index in ``path``, kept in step with a :class:`SQLiteStore`."""
+    """A tantivy index in ``path``, kept in step with a store.
 
-    def __init__(self, path: Path, store: SQLiteStore) -> None:
+    ``state`` records how far the index has followed the store: by default in the
+    store itself; for a copy of the index per machine, beside the copy
+    (:mod:`newsdesk.index.watermarks`).
+    """
+
+    def __init__(self, path: Path, store: Store, state: Watermark | None = None) -> None:
         self.path = path
         self.store = store
+        self.state = state or StoreWatermark(store, NAME)
         self._schema = _schema()
-        state = store.index_state(NAME)
-        if state is not None and state[1] != PARAMS:
+        saved = self.state.get()
+        if saved is not None and saved[1] != PARAMS:
             # Built by another tokenizer version: its terms are not ours. Start afresh.
             self._reset()
         self._index = self._open()
@@ -109,13 +116,13 @@ class LexicalIndex:
 
     def _reset(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
-        self.store.set_index_state(NAME, 0, PARAMS)
+        self.state.set(0, PARAMS)
 
     # -- writing -----------------------------------------------------------------------
     @property
     def watermark(self) -> int:
-        state = self.store.index_state(NAME)
-        return state[0] if state else 0
+        saved = self.state.get()
+        return saved[0] if saved else 0
 
     def pending(self) -> int:
         return self.store.count_documents() - self.store.count_documents(self.watermark)
@@ -150,7 +157,7 @@ class LexicalIndex:
                     writer.add_document(self._to_doc(row, (terms or {}).get(row.id)))
                 writer.commit()
                 # Only after tantivy has committed may the watermark move past these rows.
-                self.store.set_index_state(NAME, rows[-1].rev, PARAMS)
+                self.state.set(rows[-1].rev, PARAMS)
                 done += len(rows)
                 if progress is not None:
                     progress(len(rows))

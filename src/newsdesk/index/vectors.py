@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from newsdesk.embed import Embedder
 from newsdesk.errors import SearchIndexError
-from newsdesk.store.sqlite import IndexRow, SQLiteStore, VectorRow
+from newsdesk.store import IndexRow, Store, VectorRow
 
 NAME = "vectors"
 # The part of a document that is embedded; part of the saved parameters, since
@@ -73,7 +73,7 @@ class _Codes:
 class VectorIndex:
     """Document vectors of one store, searched by cosine similarity."""
 
-    def __init__(self, store: SQLiteStore, embedder: Embedder) -> None:
+    def __init__(self, store: Store, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
         # Loading and removing rows run in more than one thread in a server (request

@@ -1,4 +1,8 @@
-"""Schema migrations, applied in order; ``PRAGMA user_version`` records the last one."""
+"""SQLite schema migrations, applied in order; ``PRAGMA user_version`` records the last one.
+
+The PostgreSQL store has its own list (:mod:`newsdesk.store.postgres_migrations`)
+that reaches the same tables and contracts.
+"""
 
 from __future__ import annotations
 
@@ -136,5 +140,54 @@ MIGRATIONS: tuple[str, ...] = (
         created_at   TEXT NOT NULL,
         PRIMARY KEY (text_hash, source, target, backend, model)
     ) WITHOUT ROWID;
+    """,
+    # 7: work for `newsdesk worker`: feed schedules and leases, the job queue, the
+    # workers, and the inputs they could not ingest.
+    """
+    ALTER TABLE feeds ADD COLUMN next_poll_at TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE feeds ADD COLUMN lease_expires TEXT;
+
+    CREATE TABLE jobs (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind           TEXT NOT NULL,
+        target         TEXT NOT NULL,
+        state          TEXT NOT NULL DEFAULT 'queued',
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        max_attempts   INTEGER NOT NULL DEFAULT 5,
+        created_at     TEXT NOT NULL,
+        not_before     TEXT NOT NULL,
+        started_at     TEXT,
+        finished_at    TEXT,
+        lease_owner    TEXT NOT NULL DEFAULT '',
+        lease_expires  TEXT,
+        counts         TEXT NOT NULL DEFAULT '{}',
+        error          TEXT NOT NULL DEFAULT ''
+    );
+    CREATE UNIQUE INDEX jobs_open ON jobs(kind, target) WHERE state IN ('queued', 'running');
+    CREATE INDEX jobs_due ON jobs(state, not_before);
+
+    CREATE TABLE workers (
+        id            TEXT PRIMARY KEY,
+        host          TEXT NOT NULL,
+        pid           INTEGER NOT NULL,
+        started_at    TEXT NOT NULL,
+        heartbeat_at  TEXT NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'running',
+        current       TEXT NOT NULL DEFAULT '',
+        jobs_done     INTEGER NOT NULL DEFAULT 0,
+        feeds_polled  INTEGER NOT NULL DEFAULT 0,
+        documents     INTEGER NOT NULL DEFAULT 0,
+        errors        INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE input_failures (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        source   TEXT NOT NULL,
+        origin   TEXT NOT NULL,
+        outcome  TEXT NOT NULL,
+        reason   TEXT NOT NULL,
+        at       TEXT NOT NULL
+    );
     """,
 )

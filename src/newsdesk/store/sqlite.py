@@ -1,106 +1,34 @@
-"""SQLite (WAL) document store.
+"""SQLite (WAL) document store: the embedded default.
 
 One file holds documents, numbered paragraphs, summaries, near-duplicate band keys
-and the watermark of each derived index. Each document is written in a single
-transaction together with its paragraphs, band keys and summary, so a crash never
-leaves half a document. Connections are per thread; SQLite serializes writers.
+and the watermark of each derived index (feeds and jobs live in the same file, see
+:mod:`newsdesk.store.sqlite_work`). Each document is written in a single transaction
+together with its paragraphs, band keys and summary, so a crash never leaves half a
+document. Connections are per thread; SQLite serializes writers (``BEGIN
+IMMEDIATE``), which gives the store contract's ordered revisions for free.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from newsdesk.errors import StoreError
-from newsdesk.models import Document, DuplicateRef, Outcome, Paragraph, Summary
+from newsdesk.models import Document, DuplicateRef, Paragraph, Summary
+from newsdesk.store import Deletion, IndexRow, StoredOutcome, SummaryFailure, VectorRow
 from newsdesk.store.migrations import MIGRATIONS
 
 _IN_CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOutcome:
-    outcome: Outcome
-    doc_id: str
-    duplicate_of: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class IndexRow:
-    """What an index needs of one document."""
-
-    id: str
-    rev: int
-    title: str
-    body: str
-    lang: str
-    source: str
-    category: str
-    published_ts: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryFailure:
-    """Why one summarizer produced no summary of one document."""
-
-    doc_id: str
-    summarizer: str
-    language: str
-    error: str
-    content_hash: str
-    model: str = ""
-    prompt_version: str = ""
-    created_at: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "summarizer": self.summarizer,
-            "language": self.language,
-            "model": self.model,
-            "prompt_version": self.prompt_version,
-            "error": self.error,
-            "created_at": self.created_at,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Deletion:
-    """A document deleted on request: what it was and when it went."""
-
-    seq: int
-    doc_id: str
-    title: str
-    url: str
-    deleted_at: str
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "id": self.doc_id,
-            "title": self.title,
-            "url": self.url,
-            "deleted_at": self.deleted_at,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class VectorRow:
-    """A stored embedding with the filterable fields of its document."""
-
-    id: str
-    rev: int
-    vector: bytes
-    published_ts: int | None
-    lang: str
-    source: str
-    category: str
 
 
 def _now() -> str:
@@ -115,11 +43,36 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 class SQLiteStore:
     """The document store of one newsdesk home."""
 
+    kind = "sqlite"
+    # One machine: the home's indexes share this file's watermarks.
+    shared = False
+
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._migrate()
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    @contextmanager
+    def try_lock(self, name: str) -> Iterator[bool]:
+        """A lock file beside the database, held with ``flock`` (released if we die)."""
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        fd = os.open(f"{self.path}.{safe}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # -- connections -------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -466,13 +419,19 @@ class SQLiteStore:
     def put_embeddings(
         self, name: str, rows: Sequence[tuple[str, int, bytes]], rev: int, params: dict[str, Any]
     ) -> None:
-        """Store (doc id, doc rev, vector) rows and move index ``name`` to ``rev``, atomically."""
+        """Store (doc id, doc rev, vector) rows and move index ``name`` to ``rev``, atomically.
+
+        The watermark only moves forward: a slower embedder finishing late never
+        takes it back over documents another one embedded.
+        """
         with self._write() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO embeddings (doc_id, rev, vector) VALUES (?, ?, ?)", rows
             )
             conn.execute(
-                "INSERT OR REPLACE INTO index_state (name, rev, params) VALUES (?, ?, ?)",
+                "INSERT INTO index_state (name, rev, params) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET rev = MAX(rev, excluded.rev),"
+                " params = excluded.params",
                 (name, rev, json.dumps(params, sort_keys=True)),
             )
 

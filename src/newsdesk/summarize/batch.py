@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from newsdesk.errors import EndpointError, InputError, NewsdeskError
 from newsdesk.models import Document, SummarizeReport, SummarizeResult, Summary
-from newsdesk.store import SQLiteStore, SummaryFailure
+from newsdesk.store import Store, SummaryFailure
 from newsdesk.summarize import Summarizer
 
 LLM = "llm"
@@ -23,7 +23,7 @@ Finish = Callable[[SummarizeResult, BaseException | None], None]
 
 
 def cached_summary(
-    store: SQLiteStore, summarizer: Summarizer, doc: Document, language: str, model: str
+    store: Store, summarizer: Summarizer, doc: Document, language: str, model: str
 ) -> Summary | None:
     """The stored summary this summarizer would make of ``doc`` now, if there is one."""
     if summarizer.name == LLM:
@@ -33,7 +33,7 @@ def cached_summary(
 
 
 def summarize_batch(
-    store: SQLiteStore,
+    store: Store,
     summarizer: Summarizer,
     fallback: Summarizer,
     ids: Iterable[str],
@@ -84,7 +84,7 @@ def summarize_batch(
 
 
 def _collect(
-    store: SQLiteStore,
+    store: Store,
     pending: dict[Future[Summary], Document],
     summarizer: Summarizer,
     fallback: Summarizer,
@@ -114,7 +114,7 @@ def _collect(
 
 
 def _record_failure(
-    store: SQLiteStore, summarizer: Summarizer, fallback: Summarizer, doc: Document, reason: str
+    store: Store, summarizer: Summarizer, fallback: Summarizer, doc: Document, reason: str
 ) -> None:
     store.put_summary_error(
         SummaryFailure(

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from newsdesk import __version__
 from newsdesk.engine import Engine
+from newsdesk.errors import NewsdeskError
 from newsdesk.models import Document
 from newsdesk.reading import provenance, snippet_repeats
 from newsdesk.search import SORTS, SearchRequest
@@ -58,7 +59,13 @@ def _marked(text: str, spans: tuple[tuple[int, int], ...]) -> list[tuple[str, bo
 
 
 class Refresher:
-    """Reload the index at most once a second so other processes' ingests appear."""
+    """Catch up with other processes' ingests at most once a second, off the request path.
+
+    The refresh runs on a background thread (one at a time): with a shared store it
+    indexes what other machines stored into this server's index copy, which must not
+    hold up a reader. A refresh that fails (the store's server is away) is tried again
+    by a request a second later; searches meanwhile use what is already indexed.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -67,11 +74,18 @@ class Refresher:
 
     def __call__(self) -> None:
         now = time.monotonic()
-        if now - self._last < 1.0:
+        if now - self._last < 1.0 or not self._lock.acquire(blocking=False):
             return
-        with self._lock:
-            self._last = now
+        self._last = now
+        threading.Thread(target=self._run, name="newsdesk-refresh", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
             self.engine.refresh()
+        except NewsdeskError:
+            pass  # the next request's refresh tries again
+        finally:
+            self._lock.release()
 
 
 def search_request(
