@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOME_DIR ?= $(CURDIR)/.newsdesk-demo
 PORT ?= 8000
 
-.PHONY: install dev demo test lint typecheck pytest browser bench clean
+.PHONY: install dev demo test lint typecheck pytest browser bench clean opensearch opensearch-stop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,15 @@ pytest: dev browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# A local OpenSearch node (k-NN, neural-search) on 127.0.0.1 for the OpenSearch backend's
+# tests and benchmarks: downloads what is missing from Maven Central into
+# ~/.cache/newsdesk/opensearch, starts in the background, prints its URL last.
+opensearch:
+	@scripts/opensearch.sh start
+
+opensearch-stop:
+	@scripts/opensearch.sh stop
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache "$(HOME_DIR)"
