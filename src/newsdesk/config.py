@@ -24,6 +24,8 @@ SECRET_SETTINGS = frozenset(["api_token", "llm_api_key", "embed_api_key"])
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
 SEARCH_MODES = ("hybrid", "lexical", "semantic")
 FUSIONS = ("rrf", "convex")
+INDEX_BACKENDS = ("local", "opensearch")
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]+):[^@/\s]*@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,20 @@ class Settings:
     feedback_weight: float = 0.5
     feedback_floor: float = 0.3
     feedback_ratio: float = 0.6
+    # Where the search index lives: "local" (tantivy + numpy in the home, the default)
+    # or "opensearch" (a cluster; the store stays here and the index is rebuilt from it).
+    index_backend: str = "local"
+    # One or more node URLs, comma-separated; credentials may be given in the URL
+    # (https://user:password@host:9200) and are redacted by `newsdesk config`.
+    opensearch_url: str = "http://127.0.0.1:9200"
+    # The alias searches go through; indexes are named <alias>-v<mapping>-<timestamp>.
+    opensearch_index: str = "newsdesk"
+    opensearch_shards: int = 1
+    # -1: one replica when the cluster has two or more data nodes, else none.
+    opensearch_replicas: int = -1
+    opensearch_timeout: float = 30.0
+    opensearch_verify_certs: bool = True
+    opensearch_ca_certs: str = ""
 
     @property
     def db_path(self) -> Path:
@@ -104,8 +120,15 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_SETTINGS and value:
                 value = "***"
+            elif f.name == "opensearch_url":
+                value = redact_url(value)
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for printing)."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
 
 
 def default_home() -> Path:
@@ -217,4 +240,30 @@ def load_settings(
         raise ConfigError("feedback_docs and feedback_weight must not be negative")
     if settings.rrf_k <= 0:
         raise ConfigError("rrf_k must be positive")
+    _check_index_backend(settings)
     return settings
+
+
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,150}$")
+
+
+def _check_index_backend(settings: Settings) -> None:
+    if settings.index_backend not in INDEX_BACKENDS:
+        raise ConfigError(f"index_backend must be one of {', '.join(INDEX_BACKENDS)}")
+    urls = [u.strip() for u in settings.opensearch_url.split(",") if u.strip()]
+    if not urls or not all(re.match(r"^https?://[^\s/]+", u) for u in urls):
+        raise ConfigError(
+            "opensearch_url must be one or more http(s) URLs, comma-separated, got "
+            f"{redact_url(settings.opensearch_url)!r}"
+        )
+    if not _INDEX_NAME.match(settings.opensearch_index):
+        raise ConfigError(
+            "opensearch_index must be lowercase letters, digits, '-', '_' or '.', "
+            f"got {settings.opensearch_index!r}"
+        )
+    if not 1 <= settings.opensearch_shards <= 1024:
+        raise ConfigError("opensearch_shards must be between 1 and 1024")
+    if not -1 <= settings.opensearch_replicas <= 16:
+        raise ConfigError("opensearch_replicas must be between 0 and 16 (or -1: automatic)")
+    if settings.opensearch_timeout <= 0:
+        raise ConfigError("opensearch_timeout must be positive")

@@ -27,6 +27,7 @@ from newsdesk.embed.hashing import HashingEmbedder
 from newsdesk.embed.http import HTTPEmbedder
 from newsdesk.embed.local import E5Embedder, USEEmbedder
 from newsdesk.errors import (
+    BackendUnavailable,
     ConfigError,
     ExtractionError,
     FetchError,
@@ -36,7 +37,10 @@ from newsdesk.errors import (
     NotFound,
     SearchIndexError,
 )
+from newsdesk.index import SearchIndex
 from newsdesk.index.lexical import IndexTerms, LexicalIndex
+from newsdesk.index.opensearch import OpenSearchLexical, OpenSearchVectors
+from newsdesk.index.opensearch_cluster import ClusterConfig, OpenSearchCluster
 from newsdesk.index.vectors import VectorIndex
 from newsdesk.ingest import RawRecord, build_document, iter_records
 from newsdesk.ingest.feeds import ParsedFeed, parse_feed
@@ -56,7 +60,7 @@ from newsdesk.models import (
 )
 from newsdesk.pipeline import Heavy, Pending, Preparer, auto_workers, compute
 from newsdesk.ranking import FusionParams
-from newsdesk.search import Searcher, SearchPolicy, SearchRequest
+from newsdesk.search import Searcher, SearchPolicy, SearchRequest, VectorBackend
 from newsdesk.store import SQLiteStore, SummaryFailure
 from newsdesk.store.feeds import FeedInfo, FeedStore
 from newsdesk.summarize import Summarizer
@@ -135,6 +139,25 @@ def _batches(
         yield batch
 
 
+def _search_indexes(
+    settings: Settings, store: SQLiteStore, vectors: VectorIndex | None
+) -> tuple[SearchIndex, VectorBackend | None]:
+    """The index the settings pick, and what searches its vectors.
+
+    ``local``: tantivy in the home and the vectors in memory; ``opensearch``: one
+    cluster index holds both (vectors are still embedded here, into the store).
+    """
+    if settings.index_backend == "opensearch":
+        cluster = OpenSearchCluster(
+            ClusterConfig.from_settings(settings),
+            store,
+            vectors.params() if vectors is not None else None,
+        )
+        found = OpenSearchVectors(cluster, vectors) if vectors is not None else None
+        return OpenSearchLexical(cluster), found
+    return LexicalIndex(settings.index_dir, store), vectors
+
+
 def build_summarizer(settings: Settings) -> Summarizer:
     """The summarizer ingest runs on every document (also built in worker processes).
 
@@ -176,12 +199,18 @@ class Engine:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(settings.db_path)
-        self.lexical = LexicalIndex(settings.index_dir, self.store)
         self.summarizer = build_summarizer(settings)
+        # Embeds documents into the store; searches them too with the local backend.
         self.vectors: VectorIndex | None = None
         if settings.embedder != NO_EMBEDDER:
-            self.vectors = VectorIndex(self.store, EMBEDDERS[settings.embedder](settings))
+            self.vectors = VectorIndex(
+                self.store,
+                EMBEDDERS[settings.embedder](settings),
+                in_memory=settings.index_backend == "local",
+            )
             self.vectors.refresh()
+        self.lexical: SearchIndex
+        self.lexical, search_vectors = _search_indexes(settings, self.store, self.vectors)
         self._llm_summarizers: list[LLMSummarizer] = []
         self._sources_cache: tuple[int, list[tuple[str, int]]] | None = None
         self._check_signatures()
@@ -193,7 +222,7 @@ class Engine:
         self.searcher = Searcher(
             lexical=self.lexical,
             documents=self.store,
-            vectors=self.vectors,
+            vectors=search_vectors,
             policy=SearchPolicy(
                 relevance_floor=settings.relevance_floor,
                 max_relevant=settings.max_relevant,
@@ -384,7 +413,7 @@ class Engine:
         return report
 
     def _index_if_free(self) -> int:
-        with contextlib.suppress(SearchIndexError):
+        with contextlib.suppress(SearchIndexError, BackendUnavailable):
             return self.index_pending()
         return 0
 
@@ -398,6 +427,8 @@ class Engine:
         for attempt in range(attempts):
             try:
                 return self.index_pending()
+            except BackendUnavailable:
+                return 0  # a cluster that is down: the next catch-up sends everything
             except SearchIndexError:
                 if attempt + 1 < attempts:
                     time.sleep(wait)
@@ -578,9 +609,10 @@ class Engine:
         )
 
     def index_pending(self, progress: Callable[[int], None] | None = None) -> int:
-        """Bring the lexical index up to date with the store."""
+        """Bring the search index up to date with the store (and the vectors it holds)."""
         done = self.lexical.catch_up(progress, self._terms)
         self._terms.clear()
+        self.lexical.catch_up_vectors()
         return done
 
     def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
@@ -597,7 +629,11 @@ class Engine:
         """
         if self.vectors is None:
             return 0
-        return self.vectors.catch_up(progress)
+        done = self.vectors.catch_up(progress)
+        # A cluster that is down gets the vectors at its next catch-up.
+        with contextlib.suppress(BackendUnavailable, SearchIndexError):
+            self.lexical.catch_up_vectors()
+        return done
 
     def rebuild_embeddings(self, progress: Callable[[int], None] | None = None) -> int:
         if self.vectors is None:
@@ -829,7 +865,9 @@ class Engine:
             "schema_version": self.store.schema_version,
             "backends": {
                 "store": "sqlite",
-                "lexical_index": "tantivy",
+                "lexical_index": "opensearch"
+                if self.settings.index_backend == "opensearch"
+                else "tantivy",
                 "summarizer": self.summarizer.name,
                 "embedder": self.vectors.embedder.id if self.vectors is not None else NO_EMBEDDER,
                 "search_mode": self.settings.search_mode,
@@ -838,6 +876,7 @@ class Engine:
             "vector_index": (self.vectors.stale_reason or "ok")
             if self.vectors is not None
             else "off",
+            "index": self.lexical.describe(),
         }
 
     def _embedded_count(self) -> int:
@@ -852,7 +891,8 @@ def open_engine(settings: Settings, **kwargs: Any) -> Engine:
     Keyword arguments (``clock``, ``transport``) are passed to :class:`Engine`.
     """
     engine = Engine(settings, **kwargs)
-    # If another process holds the index writer, it will index what it stored.
-    with contextlib.suppress(SearchIndexError):
+    # If another process holds the index writer, it will index what it stored; a
+    # cluster that is down is caught up at the next chance (searches say it is down).
+    with contextlib.suppress(SearchIndexError, BackendUnavailable):
         engine.index_pending()
     return engine

@@ -166,6 +166,13 @@ class LexicalIndex:
         self._index = self._open()
         return self.catch_up(progress)
 
+    def catch_up_vectors(self, progress: Callable[[int], None] | None = None) -> int:
+        """Vectors live in :class:`~newsdesk.index.vectors.VectorIndex`: nothing to send."""
+        return 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "tantivy", "path": str(self.path), "documents": self.num_docs()}
+
     def _to_doc(self, row: IndexRow, known: IndexTerms | None = None) -> Any:
         if known is None or known.title != row.title or known.body != row.body:
             known = index_terms(row.title, row.body)

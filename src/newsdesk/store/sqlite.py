@@ -45,6 +45,7 @@ class IndexRow:
     source: str
     category: str
     published_ts: int | None
+    story: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +384,29 @@ class SQLiteStore:
             for r in rows
         ]
 
+    def current_embeddings(self, ids: Sequence[str]) -> dict[str, VectorRow]:
+        """The vectors of ``ids`` made from their present revision (others left out)."""
+        out: dict[str, VectorRow] = {}
+        conn = self._conn()
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(
+                "SELECT e.doc_id, e.rev, e.vector, d.published_ts, d.lang, d.source, d.category"
+                " FROM embeddings e JOIN documents d ON d.id = e.doc_id AND d.rev = e.rev"
+                f" WHERE e.doc_id IN ({marks})",
+                tuple(chunk),
+            ):
+                out[r["doc_id"]] = VectorRow(
+                    id=r["doc_id"],
+                    rev=int(r["rev"]),
+                    vector=r["vector"],
+                    published_ts=r["published_ts"],
+                    lang=r["lang"],
+                    source=r["source"],
+                    category=r["category"],
+                )
+        return out
+
     def index_state(self, name: str) -> tuple[int, dict[str, Any]] | None:
         row = (
             self._conn()
@@ -444,8 +468,8 @@ class SQLiteStore:
         """Documents changed after ``rev``, oldest change first, for index catch-up."""
         conn = self._conn()
         docs = conn.execute(
-            "SELECT id, rev, title, lang, source, category, published_ts FROM documents"
-            " WHERE rev > ? ORDER BY rev LIMIT ?",
+            "SELECT id, rev, title, lang, source, category, published_ts, story_id"
+            " FROM documents WHERE rev > ? ORDER BY rev LIMIT ?",
             (rev, limit),
         ).fetchall()
         bodies = self._paragraph_texts([d["id"] for d in docs])
@@ -459,6 +483,7 @@ class SQLiteStore:
                 source=d["source"],
                 category=d["category"],
                 published_ts=d["published_ts"],
+                story=d["story_id"],
             )
             for d in docs
         ]

@@ -1,0 +1,719 @@
+"""An OpenSearch cluster as newsdesk's index: connection, index lifecycle, bulk indexing.
+
+Searches and writes go through an alias (``opensearch_index``, default ``newsdesk``)
+that points at one concrete, versioned index ``<alias>-v<mapping>-<UTC time>``:
+
+- a fresh cluster gets a new index and the alias;
+- ``rebuild`` fills a *new* index from the store while the old one keeps answering,
+  then swaps the alias in one atomic request and drops the old index (no downtime);
+- a mapping from an older newsdesk is migrated in place when the change is additive
+  (new fields: :data:`MIGRATIONS`), else searches keep using it and ``status`` asks
+  for a rebuild.
+
+The store stays the source of truth. Two watermarks in the store (``opensearch`` for
+documents, ``opensearch-vectors`` for their vectors) record the last revision the
+cluster holds, together with the concrete index name; when the alias points
+elsewhere (the cluster was wiped, or another home rebuilt it) everything is sent
+again, which is safe because a document's id is its ``_id``.
+
+Bulk requests are retried with exponential back-off when the cluster pushes back
+(HTTP 429) and when a node does not answer; a document the cluster rejects stops
+the catch-up with its reason, and the watermark only moves past batches the cluster
+fully accepted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from newsdesk.config import Settings, redact_url
+from newsdesk.errors import BackendUnavailable, SearchIndexError
+from newsdesk.index.lexical import PARAMS as TERM_PARAMS
+from newsdesk.index.lexical import IndexTerms, index_terms
+from newsdesk.store.sqlite import IndexRow, SQLiteStore, VectorRow
+
+STATE = "opensearch"
+VECTOR_STATE = "opensearch-vectors"
+# The store's own vector watermark (newsdesk.index.vectors), and its parameters.
+STORE_VECTORS = "vectors"
+# Where a rebuild keeps its progress until the alias moves to the new index.
+REBUILD_STATES = ("opensearch-rebuild", "opensearch-rebuild-vectors")
+# Bump on any change to the mapping or the analysis below; add a Migration for it.
+MAPPING_VERSION = 1
+TERMS_ANALYZER = "newsdesk_terms"
+BATCH = 500
+# Bulk requests: how often a document pushed back (429) is retried, and the back-off.
+BULK_RETRIES = 6
+BULK_BACKOFF = (1.0, 30.0)
+# HNSW graph parameters of the lucene engine (m: links per node; ef_construction:
+# candidates while building); the OpenSearch defaults.
+HNSW = {"m": 16, "ef_construction": 100}
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """From mapping version ``source`` to ``source + 1``.
+
+    ``properties`` are new fields, added in place; ``None`` means the change alters
+    existing fields and needs ``newsdesk index rebuild``.
+    """
+
+    source: int
+    properties: Mapping[str, Any] | None
+
+
+MIGRATIONS: tuple[Migration, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """How to reach the cluster and how to lay out the index."""
+
+    urls: tuple[str, ...]
+    alias: str = "newsdesk"
+    shards: int = 1
+    replicas: int = -1
+    timeout: float = 30.0
+    verify_certs: bool = True
+    ca_certs: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClusterConfig:
+        return cls(
+            urls=tuple(u.strip() for u in settings.opensearch_url.split(",") if u.strip()),
+            alias=settings.opensearch_index,
+            shards=settings.opensearch_shards,
+            replicas=settings.opensearch_replicas,
+            timeout=settings.opensearch_timeout,
+            verify_certs=settings.opensearch_verify_certs,
+            ca_certs=settings.opensearch_ca_certs,
+        )
+
+    @property
+    def where(self) -> str:
+        return ", ".join(redact_url(u) for u in self.urls)
+
+
+def connect(config: ClusterConfig) -> Any:
+    """An ``opensearchpy.OpenSearch`` client over every configured node.
+
+    Raises:
+        BackendUnavailable: opensearch-py is not installed.
+    """
+    try:
+        from opensearchpy import OpenSearch
+    except ImportError as exc:  # an optional extra
+        raise BackendUnavailable(
+            "index_backend = 'opensearch' needs opensearch-py: pip install 'newsdesk[opensearch]'",
+            backend="opensearch",
+        ) from exc
+    options: dict[str, Any] = {
+        "timeout": config.timeout,
+        # A node that does not answer is marked dead and the request goes to another.
+        "max_retries": 3,
+        "retry_on_timeout": True,
+        "pool_maxsize": 16,
+    }
+    if any(u.startswith("https:") for u in config.urls):
+        options["verify_certs"] = config.verify_certs
+        if config.ca_certs:
+            options["ca_certs"] = config.ca_certs
+    return OpenSearch(hosts=list(config.urls), **options)
+
+
+def _reason(exc: Exception) -> str:
+    info = getattr(exc, "info", None)
+    if isinstance(info, dict):
+        err = info.get("error")
+        if isinstance(err, dict):
+            cause = (err.get("root_cause") or [err])[0]
+            return f"{cause.get('type', '')}: {cause.get('reason', '')}".strip(": ")
+        if err:
+            return str(err)
+    error = getattr(exc, "error", None)
+    return str(error or exc)
+
+
+class OpenSearchCluster:
+    """The cluster side of the OpenSearch backend, shared by its lexical and vector views."""
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        store: SQLiteStore,
+        vector_params: Mapping[str, Any] | None = None,
+        *,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        mapping_version: int = MAPPING_VERSION,
+        client: Any = None,
+    ) -> None:
+        """Args:
+        config: where the cluster is and how to lay out the index.
+        store: the source of truth, which also keeps the watermarks.
+        vector_params: the embedder's id, width and text recipe (``None``: no vectors).
+        migrations, mapping_version: the mapping history (tests give their own).
+        client: an ``opensearchpy.OpenSearch`` (default: connect lazily).
+        """
+        self.config = config
+        self.store = store
+        self.vector_params = dict(vector_params) if vector_params else None
+        self.migrations = tuple(migrations)
+        self.mapping_version = mapping_version
+        self._client = client
+        self._index: str | None = None
+        self._dim = 0
+        # Why the index in the cluster must be rebuilt before it can serve everything.
+        self.rebuild_reason = ""
+
+    # -- connection ------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = connect(self.config)
+        return self._client
+
+    @contextlib.contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Turn client errors into newsdesk errors that say what to do."""
+        from opensearchpy import exceptions as ox
+
+        try:
+            yield
+        except (ox.ConnectionError, ox.ConnectionTimeout) as exc:
+            raise BackendUnavailable(
+                f"the OpenSearch cluster at {self.config.where} is unreachable while {doing}"
+                f" ({type(exc).__name__}). Start it, fix opensearch_url, or switch back with"
+                " index_backend = 'local' (then `newsdesk index rebuild`)",
+                backend="opensearch",
+            ) from exc
+        except (ox.AuthenticationException, ox.AuthorizationException) as exc:
+            raise BackendUnavailable(
+                f"the OpenSearch cluster at {self.config.where} refused newsdesk while {doing}"
+                f" ({_reason(exc)}): check the credentials in opensearch_url",
+                backend="opensearch",
+            ) from exc
+        except ox.TransportError as exc:
+            raise SearchIndexError(
+                f"OpenSearch failed while {doing}: HTTP {exc.status_code} {_reason(exc)}"
+            ) from exc
+
+    # -- the index behind the alias ----------------------------------------------------------
+    @property
+    def alias(self) -> str:
+        return self.config.alias
+
+    @property
+    def dim(self) -> int:
+        """Width of the index's vector field (0: none)."""
+        self.ensure()
+        return self._dim
+
+    def index_name(self) -> str:
+        return self.ensure()
+
+    def ensure(self) -> str:
+        """The concrete index behind the alias, created or migrated as needed."""
+        if self._index is not None:
+            return self._index
+        with self.errors("opening the index"):
+            if not self.client.indices.exists_alias(name=self.alias):
+                if self.client.indices.exists(index=self.alias):
+                    raise SearchIndexError(
+                        f"OpenSearch has an index named {self.alias!r}, where newsdesk keeps"
+                        " an alias: set opensearch_index to another name"
+                    )
+                name = self._new_name()
+                self.create_index(name, bulk=False)
+                self.client.indices.put_alias(index=name, name=self.alias)
+                self._forget_watermarks()
+            found = self.client.indices.get_alias(name=self.alias)
+            if len(found) != 1:
+                raise SearchIndexError(
+                    f"the alias {self.alias!r} points at {len(found)} indexes: {', '.join(found)}"
+                )
+            name = str(next(iter(found)))
+            mapping = self.client.indices.get_mapping(index=name)[name]["mappings"]
+        self._dim = self._check_mapping(name, mapping)
+        self._index = name
+        return name
+
+    def _check_mapping(self, name: str, mapping: Mapping[str, Any]) -> int:
+        meta = mapping.get("_meta", {}).get("newsdesk", {})
+        version = int(meta.get("mapping_version", 0))
+        if version > self.mapping_version:
+            raise SearchIndexError(
+                f"the index {name} was built by a newer newsdesk (mapping v{version}, this"
+                f" one knows v{self.mapping_version}): upgrade newsdesk"
+            )
+        if version < self.mapping_version:
+            version = self._migrate(name, version, dict(meta))
+        if version < self.mapping_version:
+            self.rebuild_reason = (
+                f"the index {name} has mapping v{version}, this newsdesk writes"
+                f" v{self.mapping_version}: run `newsdesk index rebuild`"
+            )
+        vector = mapping.get("properties", {}).get("vector", {})
+        dim = int(vector.get("dimension", 0))
+        want = int(self.vector_params["dim"]) if self.vector_params else 0
+        if want and dim != want and not self.rebuild_reason:
+            self.rebuild_reason = (
+                f"the index {name} holds {dim or 'no'}-dimensional vectors, the embedder"
+                f" makes {want}: run `newsdesk index rebuild`"
+            )
+        return dim
+
+    def _migrate(self, name: str, version: int, meta: dict[str, Any]) -> int:
+        """Apply the additive migrations from ``version``; returns the version reached."""
+        steps = {m.source: m for m in self.migrations}
+        while version < self.mapping_version:
+            step = steps.get(version)
+            if step is None or step.properties is None:
+                break
+            meta["mapping_version"] = version + 1
+            with self.errors("migrating the mapping"):
+                self.client.indices.put_mapping(
+                    index=name,
+                    body={"properties": dict(step.properties), "_meta": {"newsdesk": meta}},
+                )
+            version += 1
+        return version
+
+    def _new_name(self) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        return f"{self.alias}-v{self.mapping_version}-{stamp}"
+
+    def _replicas(self) -> int:
+        if self.config.replicas >= 0:
+            return self.config.replicas
+        with self.errors("reading the cluster's health"):
+            nodes = int(self.client.cluster.health()["number_of_data_nodes"])
+        return 1 if nodes >= 2 else 0
+
+    def mapping(self) -> dict[str, Any]:
+        """The mapping this newsdesk writes (see :data:`MAPPING_VERSION`)."""
+        terms = {
+            "type": "text",
+            "analyzer": TERMS_ANALYZER,
+            # The same words through Lucene's English analysis (stemming, stop words);
+            # on Chinese it indexes single characters.
+            "fields": {"en": {"type": "text", "analyzer": "english"}},
+        }
+        properties: dict[str, Any] = {
+            "title": terms,
+            "body": terms,
+            "lang": {"type": "keyword"},
+            "source": {"type": "keyword"},
+            "category": {"type": "keyword"},
+            "story": {"type": "keyword"},
+            "ts": {"type": "long"},
+            "rev": {"type": "long"},
+        }
+        meta: dict[str, Any] = {"mapping_version": self.mapping_version, "terms": TERM_PARAMS}
+        if self.vector_params:
+            properties["vector"] = {
+                "type": "knn_vector",
+                "dimension": int(self.vector_params["dim"]),
+                # Always lucene: the faiss and nmslib engines need native libraries.
+                "method": {
+                    "name": "hnsw",
+                    "engine": "lucene",
+                    "space_type": "cosinesimil",
+                    "parameters": HNSW,
+                },
+            }
+            meta["vectors"] = dict(self.vector_params)
+        return {
+            "dynamic": "strict",
+            # Vectors are read from the store when needed, never from the index source.
+            "_source": {"excludes": ["vector"]},
+            "_meta": {"newsdesk": meta},
+            "properties": properties,
+        }
+
+    def create_index(self, name: str, *, bulk: bool) -> None:
+        """Create ``name`` with newsdesk's mapping (for a bulk load: no refresh, no replicas)."""
+        settings = {
+            "index": {
+                "number_of_shards": self.config.shards,
+                "number_of_replicas": 0 if bulk else self._replicas(),
+                "refresh_interval": "-1" if bulk else "1s",
+                "knn": True,
+            },
+            "analysis": {
+                # Terms arrive segmented and folded by newsdesk: split on spaces only.
+                "analyzer": {TERMS_ANALYZER: {"type": "custom", "tokenizer": "whitespace"}}
+            },
+        }
+        with self.errors(f"creating the index {name}"):
+            self.client.indices.create(
+                index=name, body={"settings": settings, "mappings": self.mapping()}
+            )
+
+    # -- watermarks (kept in the store) -----------------------------------------------------
+    def _state(self, name: str) -> tuple[int, dict[str, Any]]:
+        return self.store.index_state(name) or (0, {})
+
+    def text_params(self, index: str) -> dict[str, Any]:
+        return {"index": index, "mapping": self.mapping_version, "terms": TERM_PARAMS}
+
+    def vector_state_params(self, index: str) -> dict[str, Any]:
+        return {"index": index, **(self.vector_params or {})}
+
+    @property
+    def watermark(self) -> int:
+        """Documents up to this revision are in the index (read from the store only)."""
+        rev, params = self._state(STATE)
+        if params.get("terms") != TERM_PARAMS or params.get("mapping") != self.mapping_version:
+            return 0
+        if self._index is not None and params.get("index") != self._index:
+            return 0
+        return rev
+
+    @property
+    def vector_watermark(self) -> int:
+        rev, params = self._state(VECTOR_STATE)
+        if not self.vector_params or params.get("embedder") != self.vector_params.get("embedder"):
+            return 0
+        if self._index is not None and params.get("index") != self._index:
+            return 0
+        return rev
+
+    def vectors_current(self) -> bool:
+        """Whether the store's vectors are the configured embedder's and fit the index."""
+        if not self._dim or not self.vector_params:
+            return False
+        saved = self._state(STORE_VECTORS)[1]
+        return all(saved.get(k) == self.vector_params.get(k) for k in ("embedder", "dim", "text"))
+
+    def _forget_watermarks(self) -> None:
+        self.store.set_index_state(STATE, 0, {})
+        self.store.set_index_state(VECTOR_STATE, 0, {})
+
+    # -- writing ---------------------------------------------------------------------------
+    def _doc(
+        self, row: IndexRow, known: IndexTerms | None, vector: VectorRow | None
+    ) -> dict[str, Any]:
+        if known is None or known.title != row.title or known.body != row.body:
+            known = index_terms(row.title, row.body)
+        doc: dict[str, Any] = {
+            "title": known.title_terms,
+            "body": known.body_terms,
+            "lang": row.lang,
+            "source": row.source,
+            "category": row.category,
+            "story": row.story or row.id,
+            "rev": row.rev,
+        }
+        if row.published_ts is not None:
+            doc["ts"] = row.published_ts
+        floats = _floats(vector.vector) if vector is not None and self._dim else None
+        if floats is not None:
+            doc["vector"] = floats
+        return doc
+
+    def bulk(self, actions: list[dict[str, Any]], doing: str) -> None:
+        """Send bulk actions; retries pushed-back documents; raises on any rejection."""
+        from opensearchpy import helpers
+
+        failures: list[str] = []
+        initial, cap = BULK_BACKOFF
+        with self.errors(doing):
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                actions,
+                chunk_size=BATCH,
+                max_chunk_bytes=20 * 1024 * 1024,
+                raise_on_error=False,
+                max_retries=BULK_RETRIES,
+                initial_backoff=initial,  # type: ignore[arg-type]
+                max_backoff=cap,  # type: ignore[arg-type]
+                yield_ok=False,
+            ):
+                if not ok:
+                    op = next(iter(item.values()))
+                    failures.append(f"{op.get('_id')}: {_reason_of(op)}")
+        if failures:
+            more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+            raise SearchIndexError(
+                f"OpenSearch rejected {len(failures)} document(s) while {doing}: "
+                + "; ".join(failures[:3])
+                + more
+            )
+
+    def push_rows(
+        self,
+        index: str,
+        rows: Sequence[IndexRow],
+        terms: Mapping[str, IndexTerms] | None = None,
+    ) -> None:
+        """Index whole documents (with their current vectors, when the store has them)."""
+        vectors = (
+            self.store.current_embeddings([r.id for r in rows]) if self.vectors_current() else {}
+        )
+        actions = [
+            {
+                "_op_type": "index",
+                "_index": index,
+                "_id": r.id,
+                "_source": self._doc(r, (terms or {}).get(r.id), vectors.get(r.id)),
+            }
+            for r in rows
+        ]
+        self.bulk(actions, f"indexing documents into {index}")
+
+    def catch_up(
+        self,
+        progress: Callable[[int], None] | None = None,
+        terms: Mapping[str, IndexTerms] | None = None,
+    ) -> int:
+        """Send every document changed since the watermark; returns how many."""
+        self._index = None  # the alias may have moved (a rebuild by another process)
+        index = self.ensure()
+        return self._fill(index, (STATE, VECTOR_STATE), progress, terms, refresh=True)
+
+    def _fill(
+        self,
+        index: str,
+        states: tuple[str, str],
+        progress: Callable[[int], None] | None,
+        terms: Mapping[str, IndexTerms] | None = None,
+        *,
+        refresh: bool,
+    ) -> int:
+        """Send the documents after the watermark kept under ``states`` (text, vectors)."""
+        text_state, vector_state = states
+        start = self._mark(text_state, self.text_params(index))
+        vectors_from = self._mark(vector_state, self.vector_state_params(index))
+        # Vectors stored before this point ride along with their documents; if the
+        # index's vectors were as far as its documents, they move on together.
+        embedded_to = self._state(STORE_VECTORS)[0]
+        in_step = self.vectors_current() and vectors_from >= start
+        done = 0
+        rows = self.store.rows_since(start, BATCH)
+        while rows:
+            self.push_rows(index, rows, terms)
+            rev = rows[-1].rev
+            self.store.set_index_state(text_state, rev, self.text_params(index))
+            if in_step:
+                vectors_from = max(vectors_from, min(embedded_to, rev))
+                self.store.set_index_state(
+                    vector_state, vectors_from, self.vector_state_params(index)
+                )
+            done += len(rows)
+            if progress is not None:
+                progress(len(rows))
+            rows = self.store.rows_since(rev, BATCH)
+        if done and refresh:
+            self.refresh(index)
+        return done
+
+    def _mark(self, state: str, params: Mapping[str, Any]) -> int:
+        """The revision recorded under ``state`` if made with ``params``, else 0."""
+        rev, saved = self._state(state)
+        return rev if saved == dict(params) else 0
+
+    def catch_up_vectors(self, progress: Callable[[int], None] | None = None) -> int:
+        """Send the vectors stored since the vector watermark; returns how many."""
+        self._index = None
+        index = self.ensure()
+        if not self.vectors_current() or self.rebuild_reason:
+            return 0
+        done = 0
+        rows = self.store.embedding_rows(self.vector_watermark, BATCH)
+        while rows:
+            actions = [
+                {
+                    "_op_type": "update",
+                    "_index": index,
+                    "_id": r.id,
+                    # A document not indexed yet gets its vector and filters now and
+                    # its words when the document catch-up reaches it.
+                    "doc": doc,
+                    "doc_as_upsert": True,
+                    "retry_on_conflict": 3,
+                }
+                for r in rows
+                if (doc := _vector_doc(r)) is not None
+            ]
+            if actions:
+                self.bulk(actions, f"sending vectors to {index}")
+            self.store.set_index_state(VECTOR_STATE, rows[-1].rev, self.vector_state_params(index))
+            done += len(rows)
+            if progress is not None:
+                progress(len(rows))
+            rows = self.store.embedding_rows(rows[-1].rev, BATCH)
+        if done:
+            self.refresh(index)
+        return done
+
+    def refresh(self, index: str | None = None) -> None:
+        with self.errors("refreshing the index"):
+            self.client.indices.refresh(index=index or self.alias)
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Fill a new index from the store, then swap the alias to it (no downtime).
+
+        The old index answers searches until the swap, which is one atomic alias
+        request; it is deleted afterwards.
+        """
+        with self.errors("reading the alias"):
+            old = (
+                list(self.client.indices.get_alias(name=self.alias))
+                if self.client.indices.exists_alias(name=self.alias)
+                else []
+            )
+            if not old and self.client.indices.exists(index=self.alias):
+                raise SearchIndexError(
+                    f"OpenSearch has an index named {self.alias!r}, where newsdesk keeps an"
+                    " alias: set opensearch_index to another name"
+                )
+        name = self._new_name()
+        self.create_index(name, bulk=True)
+        self._dim = int(self.vector_params["dim"]) if self.vector_params else 0
+        try:
+            done = self._fill(name, REBUILD_STATES, progress, refresh=False)
+            replicas = self._replicas()
+            with self.errors(f"finishing the index {name}"):
+                self.client.indices.put_settings(
+                    index=name,
+                    body={"index": {"refresh_interval": "1s", "number_of_replicas": replicas}},
+                )
+                self.client.indices.refresh(index=name)
+                self.client.cluster.health(
+                    index=name, wait_for_status="yellow", timeout=f"{int(self.config.timeout)}s"
+                )
+                actions: list[dict[str, Any]] = [
+                    {"remove": {"index": o, "alias": self.alias}} for o in old
+                ]
+                actions.append({"add": {"index": name, "alias": self.alias}})
+                self.client.indices.update_aliases(body={"actions": actions})
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.client.indices.delete(index=name)
+            self._index = None
+            raise
+        self._index = name
+        self.rebuild_reason = ""
+        # Documents another process indexed into the old index meanwhile are after
+        # these watermarks, so its or the next catch-up sends them to the new one.
+        for rebuilt, live in zip(REBUILD_STATES, (STATE, VECTOR_STATE), strict=True):
+            rev, params = self._state(rebuilt)
+            self.store.set_index_state(live, rev, params)
+            self.store.set_index_state(rebuilt, 0, {})
+        with self.errors("deleting the old index"):
+            for o in old:
+                self.client.indices.delete(index=o, ignore_unavailable=True)
+        return done
+
+    # -- reading ---------------------------------------------------------------------------
+    def count(self) -> int:
+        with self.errors("counting documents"):
+            return int(self.client.count(index=self.alias)["count"])
+
+    def search(self, body: Mapping[str, Any], doing: str = "searching") -> dict[str, Any]:
+        with self.errors(doing):
+            found: dict[str, Any] = self.client.search(index=self.alias, body=body)
+        return found
+
+    def msearch(self, bodies: Sequence[Mapping[str, Any]], doing: str) -> list[dict[str, Any]]:
+        lines: list[Mapping[str, Any]] = []
+        for body in bodies:
+            lines.extend(({"index": self.alias}, body))
+        with self.errors(doing):
+            answer = self.client.msearch(body=lines)
+        out = []
+        for response in answer["responses"]:
+            if "error" in response:
+                raise SearchIndexError(f"OpenSearch failed while {doing}: {response['error']}")
+            out.append(response)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """Cluster, health and counts for ``newsdesk status``; never raises."""
+        info: dict[str, Any] = {"backend": "opensearch", "url": self.config.where}
+        try:
+            with self.errors("reading the status"):
+                root = self.client.info()
+                health = self.client.cluster.health()
+                info.update(
+                    cluster=root.get("cluster_name", ""),
+                    version=root.get("version", {}).get("number", ""),
+                    health=health.get("status", ""),
+                    nodes=health.get("number_of_nodes", 0),
+                    alias=self.alias,
+                )
+            index = self.ensure()
+            with self.errors("reading the index"):
+                settings = self.client.indices.get_settings(index=index)[index]["settings"]
+                vectors = (
+                    self.client.count(index=index, body={"query": {"exists": {"field": "vector"}}})[
+                        "count"
+                    ]
+                    if self._dim
+                    else 0
+                )
+            info.update(
+                index=index,
+                mapping_version=self.mapping_version,
+                shards=int(settings["index"]["number_of_shards"]),
+                replicas=int(settings["index"]["number_of_replicas"]),
+                documents=self.count(),
+                vectors=int(vectors),
+                dim=self._dim,
+            )
+            if self.rebuild_reason:
+                info["needs_rebuild"] = self.rebuild_reason
+        except (BackendUnavailable, SearchIndexError) as exc:
+            info.setdefault("health", "unreachable")
+            info["error"] = str(exc)
+        return info
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Poll ``predicate`` until true or ``timeout`` seconds pass (cluster start-up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(BackendUnavailable, SearchIndexError):
+                if predicate():
+                    return True
+            time.sleep(0.5)
+        return False
+
+
+def _floats(blob: bytes) -> list[float] | None:
+    """A stored float16 vector as JSON numbers (None for a zero vector, which has no
+    direction and which Lucene refuses for cosine similarity)."""
+    vec = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+    norm = float(np.linalg.norm(vec))
+    if norm == 0 or not math.isfinite(norm):
+        return None
+    return [float(x) for x in vec]
+
+
+def _vector_doc(row: VectorRow) -> dict[str, Any] | None:
+    floats = _floats(row.vector)
+    if floats is None:
+        return None
+    doc: dict[str, Any] = {
+        "vector": floats,
+        "lang": row.lang,
+        "source": row.source,
+        "category": row.category,
+    }
+    if row.published_ts is not None:
+        doc["ts"] = row.published_ts
+    return doc
+
+
+def _reason_of(op: Mapping[str, Any]) -> str:
+    err = op.get("error")
+    if isinstance(err, dict):
+        return f"{err.get('type', '')}: {err.get('reason', '')}"
+    return str(err or op.get("status", "failed"))
