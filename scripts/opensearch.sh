@@ -6,6 +6,8 @@
 #   scripts/opensearch.sh stop [--name N]   stop it (SIGTERM, then SIGKILL after a while)
 #   scripts/opensearch.sh url [--name N]    print the URL of a running node (exit 3 if none)
 #   scripts/opensearch.sh install           download and assemble only
+#   scripts/opensearch.sh java              print the JDK 17 it would use (exit 1 if none)
+#   scripts/opensearch.sh pid [--name N]    print the node's process id (exit 3 if none)
 #   scripts/opensearch.sh destroy --name N  stop a node and delete its data
 #
 # Start options (all optional; a single node on a free port by default):
@@ -230,7 +232,7 @@ parse_args() {
       --roles) ROLES="$2"; shift 2 ;;
       --heap) HEAP="$2"; shift 2 ;;
       --fresh) FRESH=1; shift ;;
-      -h | --help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) die "unknown option $1 (see --help)" ;;
     esac
   done
@@ -390,7 +392,9 @@ case "$cmd" in
   stop) stop "$@" ;;
   url) url "$@" ;;
   install) ensure_java; assemble; ensure_user ;;
+  java) find_java || exit 1 ;;
+  pid) parse_args "$@"; node_pid || exit 3 ;;
   destroy) destroy "$@" ;;
-  -h | --help | help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h | --help | help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command $cmd (start, stop, url, install, destroy)" ;;
 esac

@@ -587,8 +587,11 @@ class OpenSearchCluster:
                     body={"index": {"refresh_interval": "1s", "number_of_replicas": replicas}},
                 )
                 self.client.indices.refresh(index=name)
+                wait = int(self.config.timeout)
                 self.client.cluster.health(
-                    index=name, wait_for_status="yellow", timeout=f"{int(self.config.timeout)}s"
+                    index=name,
+                    params={"wait_for_status": "yellow", "timeout": f"{wait}s"},
+                    request_timeout=wait + 5,
                 )
                 actions: list[dict[str, Any]] = [
                     {"remove": {"index": o, "alias": self.alias}} for o in old
