@@ -173,6 +173,10 @@ class LexicalIndex:
     def describe(self) -> dict[str, Any]:
         return {"backend": "tantivy", "path": str(self.path), "documents": self.num_docs()}
 
+    def drop(self) -> None:
+        self._reset()
+        self._index = self._open()
+
     def _to_doc(self, row: IndexRow, known: IndexTerms | None = None) -> Any:
         if known is None or known.title != row.title or known.body != row.body:
             known = index_terms(row.title, row.body)

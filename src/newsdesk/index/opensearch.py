@@ -149,6 +149,9 @@ class OpenSearchLexical:
     def describe(self) -> dict[str, Any]:
         return self.cluster.describe()
 
+    def drop(self) -> None:
+        self.cluster.drop()
+
     # -- queries ---------------------------------------------------------------------------
     def build(self, query: LexicalQuery) -> dict[str, Any]:
         return lexical_query(query, self.english_boost)
@@ -269,3 +272,67 @@ class OpenSearchVectors:
         self, query: NDArray[np.float32], limit: int, flt: VectorFilter | None = None
     ) -> list[VectorHit]:
         return self.search_batch(query[None, :], limit, flt)[0]
+
+
+# -- the neural-search hybrid query, measured against client-side fusion -------------------
+def hybrid_pipeline(
+    technique: str, weights: Sequence[float], rank_constant: int = 60
+) -> dict[str, Any]:
+    """A search pipeline that fuses the sub-queries of a ``hybrid`` query in the cluster.
+
+    ``min_max``: scores normalized per sub-query and averaged with ``weights``;
+    ``rrf``: reciprocal rank fusion (weights ignored).
+    """
+    if technique == "rrf":
+        processor = {
+            "score-ranker-processor": {
+                "combination": {"technique": "rrf", "rank_constant": rank_constant}
+            }
+        }
+    else:
+        total = sum(weights)
+        processor = {
+            "normalization-processor": {
+                "normalization": {"technique": technique},
+                "combination": {
+                    "technique": "arithmetic_mean",
+                    "parameters": {"weights": [round(w / total, 4) for w in weights]},
+                },
+            }
+        }
+    return {"description": "newsdesk hybrid fusion", "phase_results_processors": [processor]}
+
+
+def put_pipeline(cluster: OpenSearchCluster, name: str, body: Mapping[str, Any]) -> None:
+    with cluster.errors("creating a search pipeline"):
+        cluster.client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body=body)
+
+
+def neural_hybrid(
+    lexical: OpenSearchLexical,
+    vectors: OpenSearchVectors,
+    query: LexicalQuery,
+    qvecs: NDArray[np.float32],
+    limit: int,
+    pipeline: str,
+) -> list[tuple[str, float]]:
+    """One ``hybrid`` query (BM25 + a k-NN clause per query vector) fused by ``pipeline``."""
+    flt = VectorFilter(
+        since_ts=query.since_ts,
+        until_ts=query.until_ts,
+        langs=query.langs,
+        sources=query.sources,
+        categories=query.categories,
+    )
+    queries = [lexical.build(query)] if not query.empty else []
+    queries += [vectors.knn_body(row, limit, flt)["query"] for row in qvecs]
+    body = {
+        "query": {"hybrid": {"queries": queries}},
+        "size": limit,
+        "_source": False,
+    }
+    with lexical.cluster.errors("searching (hybrid query)"):
+        found = lexical.cluster.client.search(
+            index=lexical.cluster.alias, body=body, params={"search_pipeline": pipeline}
+        )
+    return [(h["_id"], float(h["_score"])) for h in found["hits"]["hits"]]

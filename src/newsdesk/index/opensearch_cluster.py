@@ -616,6 +616,15 @@ class OpenSearchCluster:
                 self.client.indices.delete(index=o, ignore_unavailable=True)
         return done
 
+    def drop(self) -> None:
+        """Delete the indexes behind the alias (and the alias with them)."""
+        with self.errors("deleting the index"):
+            if self.client.indices.exists_alias(name=self.alias):
+                for name in self.client.indices.get_alias(name=self.alias):
+                    self.client.indices.delete(index=name, ignore_unavailable=True)
+        self._index = None
+        self._forget_watermarks()
+
     # -- reading ---------------------------------------------------------------------------
     def count(self) -> int:
         with self.errors("counting documents"):
