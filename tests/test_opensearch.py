@@ -390,3 +390,15 @@ def test_missing_client_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "opensearchpy", None)
     with pytest.raises(BackendUnavailable, match=r"newsdesk\[opensearch\]"):
         connect(ClusterConfig(urls=("http://127.0.0.1:9",)))
+
+
+def test_index_rebuild_command_names_the_new_index(tmp_path: Path, opensearch_url: str) -> None:
+    home = tmp_path / "home"
+    with open_engine(_settings(home, opensearch_url, "cli")) as engine:
+        engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", _rows(3))])
+    env = opensearch_env(opensearch_url, "cli", NEWSDESK_EMBEDDER="hashing")
+    result = CliRunner(env=env).invoke(cli, ["--home", str(home), "index", "rebuild"])
+    assert result.exit_code == 0, result.output
+    (index,) = _alias_targets(opensearch_url, env["NEWSDESK_OPENSEARCH_INDEX"])
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert f"indexed 3 document(s) into {index} (alias {env['NEWSDESK_OPENSEARCH_INDEX']})" in said
