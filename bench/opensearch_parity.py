@@ -115,7 +115,7 @@ def client_hybrid_ms(engine: Engine, evalset: datasets.EvalSet) -> float:
     return round(float(np.percentile(times, 50)) * 1000, 2)
 
 
-def run_set(name: str, url: str) -> dict[str, Any]:
+def run_set(name: str, url: str, boosts: list[float]) -> dict[str, Any]:
     evalset = load(name)
     out: dict[str, Any] = {"set": name}
     with tempfile.TemporaryDirectory(prefix="newsdesk-parity-") as tmp:
@@ -139,6 +139,15 @@ def run_set(name: str, url: str) -> dict[str, Any]:
                 remote = report(collect(engine, evalset, stored), engine.searcher.policy.fusion)
                 out["opensearch_client_hybrid_p50_ms"] = client_hybrid_ms(engine, evalset)
                 out["neural_hybrid"] = neural_scores(engine, evalset, stored)
+                # The English-analyzed sub-fields, weighted beside the exact terms.
+                assert isinstance(engine.lexical, OpenSearchLexical)
+                out["english_boost"] = {}
+                for boost in boosts:
+                    engine.lexical.english_boost = boost
+                    scored = report(collect(engine, evalset, stored), engine.searcher.policy.fusion)
+                    out["english_boost"][str(boost)] = {
+                        mode: scored["modes"][mode]["ndcg@10"] for mode in ("lexical", "hybrid")
+                    }
             finally:
                 engine.lexical.drop()
     out["documents"] = local["documents"]
@@ -161,11 +170,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True, help="A node of the cluster.")
     ap.add_argument("--set", dest="sets", action="append", choices=datasets.SETS)
+    ap.add_argument(
+        "--english-boost",
+        dest="boosts",
+        type=float,
+        action="append",
+        default=[],
+        help="Also score with the English sub-fields at this weight (repeatable).",
+    )
     args = ap.parse_args()
     results = []
     for name in args.sets or datasets.SETS:
         print(f"{name}...", file=sys.stderr)
-        result = run_set(name, args.url)
+        result = run_set(name, args.url, args.boosts)
         results.append(result)
         print(json.dumps(result, ensure_ascii=False), file=sys.stderr)
     print(json.dumps(results, indent=2, ensure_ascii=False))

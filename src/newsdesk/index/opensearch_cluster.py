@@ -216,9 +216,6 @@ class OpenSearchCluster:
         self.ensure()
         return self._dim
 
-    def index_name(self) -> str:
-        return self.ensure()
-
     def ensure(self) -> str:
         """The concrete index behind the alias, created or migrated as needed."""
         if self._index is not None:
@@ -230,8 +227,12 @@ class OpenSearchCluster:
                         f"OpenSearch has an index named {self.alias!r}, where newsdesk keeps"
                         " an alias: set opensearch_index to another name"
                     )
-                name = self._new_name()
-                self.create_index(name, bulk=False)
+                # A fixed first name: two processes starting on an empty cluster at
+                # once meet at the same index instead of making two.
+                name = f"{self.alias}-v{self.mapping_version}-0"
+                if not self.client.indices.exists(index=name):
+                    with contextlib.suppress(ox_request_error()):
+                        self.create_index(name, bulk=False, raw=True)
                 self.client.indices.put_alias(index=name, name=self.alias)
                 self._forget_watermarks()
             found = self.client.indices.get_alias(name=self.alias)
@@ -246,6 +247,7 @@ class OpenSearchCluster:
         return name
 
     def _check_mapping(self, name: str, mapping: Mapping[str, Any]) -> int:
+        self.rebuild_reason = ""
         meta = mapping.get("_meta", {}).get("newsdesk", {})
         version = int(meta.get("mapping_version", 0))
         if version > self.mapping_version:
@@ -338,8 +340,11 @@ class OpenSearchCluster:
             "properties": properties,
         }
 
-    def create_index(self, name: str, *, bulk: bool) -> None:
-        """Create ``name`` with newsdesk's mapping (for a bulk load: no refresh, no replicas)."""
+    def create_index(self, name: str, *, bulk: bool, raw: bool = False) -> None:
+        """Create ``name`` with newsdesk's mapping (for a bulk load: no refresh, no replicas).
+
+        ``raw``: let the client's errors through (the caller handles them).
+        """
         settings = {
             "index": {
                 "number_of_shards": self.config.shards,
@@ -352,10 +357,12 @@ class OpenSearchCluster:
                 "analyzer": {TERMS_ANALYZER: {"type": "custom", "tokenizer": "whitespace"}}
             },
         }
+        body = {"settings": settings, "mappings": self.mapping()}
+        if raw:
+            self.client.indices.create(index=name, body=body)
+            return
         with self.errors(f"creating the index {name}"):
-            self.client.indices.create(
-                index=name, body={"settings": settings, "mappings": self.mapping()}
-            )
+            self.client.indices.create(index=name, body=body)
 
     # -- watermarks (kept in the store) -----------------------------------------------------
     def _state(self, name: str) -> tuple[int, dict[str, Any]]:
@@ -697,6 +704,13 @@ class OpenSearchCluster:
                     return True
             time.sleep(0.5)
         return False
+
+
+def ox_request_error() -> type[Exception]:
+    """The client's 400 error (an index created by someone else meanwhile)."""
+    from opensearchpy.exceptions import RequestError
+
+    return RequestError
 
 
 def _floats(blob: bytes) -> list[float] | None:
