@@ -67,11 +67,15 @@ def neural_scores(
     lexical = engine.lexical
     vectors = engine.searcher.vectors
     assert isinstance(lexical, OpenSearchLexical) and isinstance(vectors, OpenSearchVectors)
-    names = {}
+    # A pipeline's weights must match the number of sub-queries: one pipeline per
+    # count (BM25 + query vector, and + feedback vector when there is one).
+    names: dict[str, dict[int, str]] = {}
     for i, (label, (technique, weights, k)) in enumerate(PIPELINES.items()):
-        name = f"{lexical.cluster.alias}-p{i}"
-        put_pipeline(lexical.cluster, name, hybrid_pipeline(technique, weights, k))
-        names[label] = name
+        names[label] = {}
+        for n in (2, 3):
+            name = f"{lexical.cluster.alias}-p{i}-{n}"
+            put_pipeline(lexical.cluster, name, hybrid_pipeline(technique, weights[:n], k))
+            names[label][n] = name
     story_of = engine.store.story_of(list(set(stored.values())))
     limit = engine.searcher.policy.max_relevant
     values: dict[str, list[float]] = {label: [] for label in names}
@@ -88,7 +92,8 @@ def neural_scores(
         found = engine.searcher.candidates(request, parsed)
         moved = engine.searcher._feedback_vector(vectors, qvec, parsed.semantic_text, found.lexical)
         rows = np.stack([qvec] if moved is None else [qvec, moved])
-        for label, pipeline in names.items():
+        for label, by_count in names.items():
+            pipeline = by_count[1 + rows.shape[0]]
             t0 = time.perf_counter()
             hits = neural_hybrid(lexical, vectors, parsed.lexical, rows, limit, pipeline)
             timings[label].append(time.perf_counter() - t0)

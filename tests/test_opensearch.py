@@ -402,3 +402,21 @@ def test_index_rebuild_command_names_the_new_index(tmp_path: Path, opensearch_ur
     (index,) = _alias_targets(opensearch_url, env["NEWSDESK_OPENSEARCH_INDEX"])
     said = " ".join(result.output.split())  # the console wraps long lines
     assert f"indexed 3 document(s) into {index} (alias {env['NEWSDESK_OPENSEARCH_INDEX']})" in said
+
+
+def test_an_embedder_added_later_needs_a_rebuild_and_searches_meanwhile(
+    tmp_path: Path, opensearch_url: str
+) -> None:
+    home = tmp_path / "home"
+    with open_engine(_settings(home, opensearch_url, "later", NEWSDESK_EMBEDDER="none")) as engine:
+        engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", _rows(6))])
+        assert engine.status()["index"]["dim"] == 0
+    with open_engine(_settings(home, opensearch_url, "later")) as engine:
+        engine.embed_pending()
+        info = engine.status()["index"]
+        assert "has no vector field" in info["needs_rebuild"] and info["vectors"] == 0
+        assert engine.search("芯片").retrieval == "lexical"  # words only, meanwhile
+        assert engine.rebuild_index() == 6
+        info = engine.status()["index"]
+        assert "needs_rebuild" not in info and info["vectors"] == 6
+        assert engine.search("芯片").retrieval == "hybrid"

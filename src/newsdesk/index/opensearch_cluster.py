@@ -266,9 +266,10 @@ class OpenSearchCluster:
         dim = int(vector.get("dimension", 0))
         want = int(self.vector_params["dim"]) if self.vector_params else 0
         if want and dim != want and not self.rebuild_reason:
+            held = f"holds {dim}-dimensional vectors" if dim else "has no vector field"
             self.rebuild_reason = (
-                f"the index {name} holds {dim or 'no'}-dimensional vectors, the embedder"
-                f" makes {want}: run `newsdesk index rebuild`"
+                f"the index {name} {held}, the embedder makes {want}-dimensional ones:"
+                " run `newsdesk index rebuild`"
             )
         return dim
 
