@@ -420,3 +420,20 @@ def test_an_embedder_added_later_needs_a_rebuild_and_searches_meanwhile(
         info = engine.status()["index"]
         assert "needs_rebuild" not in info and info["vectors"] == 6
         assert engine.search("芯片").retrieval == "hybrid"
+
+
+def test_a_reader_follows_a_rebuild_made_by_another_process(
+    tmp_path: Path, opensearch_url: str
+) -> None:
+    home = tmp_path / "home"
+    settings = _settings(home, opensearch_url, "follow")
+    with open_engine(settings) as writer, open_engine(settings) as reader:
+        writer.ingest_paths([write_jsonl(tmp_path / "a.jsonl", _rows(5))])
+        assert reader.search("芯片").retrieval == "hybrid"
+        old = reader.lexical.cluster.ensure()  # type: ignore[attr-defined]
+        writer.rebuild_index()
+        reader.refresh()  # what the web app does at most once a second
+        new = reader.lexical.cluster.ensure()  # type: ignore[attr-defined]
+        assert new != old and new == _alias_targets(opensearch_url, settings.opensearch_index)[0]
+        results = reader.search("芯片")
+        assert results.retrieval == "hybrid" and results.total == 5

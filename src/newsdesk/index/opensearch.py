@@ -141,7 +141,8 @@ class OpenSearchLexical:
         return self.cluster.rebuild(progress)
 
     def reload(self) -> None:
-        """Nothing to do: the cluster refreshes its searchers itself."""
+        """The cluster refreshes its own searchers; only a rebuild elsewhere matters."""
+        self.cluster.reload()
 
     def num_docs(self) -> int:
         return self.cluster.count()

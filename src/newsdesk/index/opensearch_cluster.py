@@ -381,8 +381,6 @@ class OpenSearchCluster:
         rev, params = self._state(STATE)
         if params.get("terms") != TERM_PARAMS or params.get("mapping") != self.mapping_version:
             return 0
-        if self._index is not None and params.get("index") != self._index:
-            return 0
         return rev
 
     @property
@@ -390,9 +388,14 @@ class OpenSearchCluster:
         rev, params = self._state(VECTOR_STATE)
         if not self.vector_params or params.get("embedder") != self.vector_params.get("embedder"):
             return 0
-        if self._index is not None and params.get("index") != self._index:
-            return 0
         return rev
+
+    def reload(self) -> None:
+        """Notice (from the store, without a request) that another process rebuilt the
+        index: the alias, the vector width and the rebuild reason are read again."""
+        index = self._state(STATE)[1].get("index")
+        if index and index != self._index:
+            self._index = None
 
     def vectors_current(self) -> bool:
         """Whether the store's vectors are the configured embedder's and fit the index."""
