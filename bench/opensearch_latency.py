@@ -19,6 +19,13 @@ both index backends over that same store:
 Each backend is measured in a child process of its own (so its memory is its own),
 one after the other, on the same machine, in the same run.
 
+Vectors: ``--embedder use-m3`` (the default embedder) needs the home's documents
+embedded beforehand (``search_latency.py`` does it: ~64k distinct texts, about 16
+minutes on two idle cores). ``--embedder hashing512`` embeds every document here
+with the deterministic hashing embedder at USE-m3's width (512), through the normal
+``VectorIndex`` catch-up: the vectors mean nothing, but the index and search work is
+the same size; its query embedding is cheaper than USE-m3's (~2 ms).
+
     .venv/bin/python bench/opensearch_latency.py --home /tmp/newsdesk-bench --url URL
 """
 
@@ -43,7 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_latency import queries
 
 from newsdesk import SearchRequest, load_settings, open_engine
+from newsdesk import engine as engine_module
 from newsdesk.config import Settings
+from newsdesk.embed.hashing import HashingEmbedder
 from newsdesk.engine import Engine
 from newsdesk.index.opensearch import (
     OpenSearchLexical,
@@ -56,12 +65,14 @@ from newsdesk.search import parse_request
 
 ALIAS = "nd-bench"
 PIPELINE = "nd-bench-hybrid"
+# A bench-only embedder: the test embedder at USE-m3's width (see the docstring).
+engine_module.EMBEDDERS["hashing512"] = lambda s: HashingEmbedder(512)
 
 
-def settings_for(backend: str, home: Path, url: str) -> Settings:
-    env: dict[str, str] = {}
+def settings_for(backend: str, home: Path, url: str, embedder: str) -> Settings:
+    env: dict[str, str] = {"NEWSDESK_EMBEDDER": embedder}
     if backend == "opensearch":
-        env = {
+        env |= {
             "NEWSDESK_INDEX_BACKEND": "opensearch",
             "NEWSDESK_OPENSEARCH_URL": url,
             "NEWSDESK_OPENSEARCH_INDEX": ALIAS,
@@ -102,7 +113,9 @@ def neural_retrieval(engine: Engine, text: str) -> None:
     top = [(h.id, h.score) for h in lexical.search(parsed.lexical, limit)]
     moved = engine.searcher._feedback_vector(vectors, qvec, parsed.semantic_text, top)
     rows = np.stack([qvec] if moved is None else [qvec, moved])
-    neural_hybrid(lexical, vectors, parsed.lexical, rows, limit, PIPELINE)
+    # The pipeline's weights must match the number of sub-queries (2 or 3).
+    pipeline = f"{PIPELINE}-{1 + rows.shape[0]}"
+    neural_hybrid(lexical, vectors, parsed.lexical, rows, limit, pipeline)
 
 
 def client_retrieval(engine: Engine, text: str) -> None:
@@ -141,7 +154,7 @@ def throughput(engine: Engine, qs: list[str], clients: int, seconds: float, mode
 
 
 def child(backend: str, args: argparse.Namespace) -> dict[str, Any]:
-    settings = settings_for(backend, args.home, args.url)
+    settings = settings_for(backend, args.home, args.url, args.embedder)
     t0 = time.perf_counter()
     engine = open_engine(settings)
     out: dict[str, Any] = {"backend": backend, "open_engine_s": round(time.perf_counter() - t0, 2)}
@@ -149,9 +162,11 @@ def child(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     qs = queries()
     if backend == "opensearch":
         assert isinstance(engine.lexical, OpenSearchLexical)
-        put_pipeline(
-            engine.lexical.cluster, PIPELINE, hybrid_pipeline("min_max", (0.15, 0.85, 0.5))
-        )
+        for n in (2, 3):
+            weights = (0.15, 0.85, 0.5)[:n]
+            put_pipeline(
+                engine.lexical.cluster, f"{PIPELINE}-{n}", hybrid_pipeline("min_max", weights)
+            )
     for q in qs:  # warm up caches, the embedder, the cluster
         engine.search(SearchRequest(query=q))
     timings: dict[str, list[float]] = {
@@ -215,7 +230,9 @@ def _node_rss(url: str) -> float:
 
 
 def build_index(backend: str, args: argparse.Namespace) -> dict[str, Any]:
-    with open_engine(settings_for(backend, args.home, args.url)) as engine:
+    # Engine, not open_engine: no catch-up first (it would fill a fresh cluster once
+    # before the timed rebuild fills it again).
+    with Engine(settings_for(backend, args.home, args.url, args.embedder)) as engine:
         n = engine.store.count_documents()
         t0 = time.perf_counter()
         done = engine.rebuild_index()
@@ -231,12 +248,21 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--skip-index", action="store_true", help="Reuse the indexes as built.")
+    ap.add_argument("--embedder", default="use-m3", choices=("use-m3", "hashing512"))
     ap.add_argument("--child", choices=("local", "opensearch"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args)))
         return
-    result: dict[str, Any] = {"indexing": {}}
+    result: dict[str, Any] = {"indexing": {}, "embedder": args.embedder}
+    with open_engine(settings_for("local", args.home, args.url, args.embedder)) as engine:
+        pending = engine.pending_embeddings()
+        if pending:
+            print(f"embedding {pending} documents ({args.embedder})...", file=sys.stderr)
+            t0 = time.perf_counter()
+            engine.embed_pending()
+            result["embed_s"] = round(time.perf_counter() - t0, 1)
+        result["documents"] = engine.store.count_documents()
     if not args.skip_index:
         for backend in ("local", "opensearch"):
             print(f"indexing ({backend})...", file=sys.stderr)
@@ -248,6 +274,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--child", backend, "--home", str(args.home)]
         cmd += ["--url", args.url, "--rounds", str(args.rounds)]
         cmd += ["--clients", str(args.clients), "--seconds", str(args.seconds)]
+        cmd += ["--embedder", args.embedder]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SystemExit(done.stderr[-3000:])
