@@ -168,8 +168,13 @@ assemble() {
   mkdir -p "$BASE"
   local work
   work="$(mktemp -d "$BASE/.assemble.XXXXXX")"
-  unzip -q "$DOWNLOADS/opensearch-$VERSION.zip" -d "$work"
+  if command -v unzip >/dev/null 2>&1; then
+    unzip -q "$DOWNLOADS/opensearch-$VERSION.zip" -d "$work"
+  else
+    python3 -m zipfile -e "$DOWNLOADS/opensearch-$VERSION.zip" "$work"
+  fi
   local dist="$work/opensearch-$VERSION"
+  chmod +x "$dist"/bin/*
   # k-NN extends lang-painless, published only as jars: lay it out as a module. Painless
   # compiles scripts into classes, hence its two permissions.
   write_module "$dist/modules/lang-painless" lang-painless org.opensearch.painless.PainlessPlugin \
