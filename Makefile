@@ -17,7 +17,7 @@ UV := $(TOOLS)/bin/uv
 COMPILE = $(UV) pip compile pyproject.toml --generate-hashes --universal --python-version 3.11
 UPGRADE_DIR ?= /tmp/newsdesk-upgrade-check
 
-.PHONY: install dev demo test lint typecheck pytest browser lock upgrade-check clean postgres postgres-stop
+.PHONY: install dev demo test lint typecheck pytest browser lock upgrade-check clean postgres postgres-stop opensearch opensearch-stop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,11 +66,11 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 
 # Resolve pyproject.toml's dependencies again (after changing them) into the locks.
-# The PostgreSQL client (extra `postgres`) is in both locks, so an installation switches
-# to a PostgreSQL store by setting store_url alone.
+# The PostgreSQL and OpenSearch clients (extras `postgres`, `opensearch`) are in both
+# locks, so an installation switches store or index by configuration alone.
 lock: $(UV)
-	$(COMPILE) --extra postgres -o requirements/lock.txt
-	$(COMPILE) --extra dev --extra postgres -o requirements/dev-lock.txt
+	$(COMPILE) --extra postgres --extra opensearch -o requirements/lock.txt
+	$(COMPILE) --extra dev --extra postgres --extra opensearch -o requirements/dev-lock.txt
 
 # The newest versions allowed by pyproject.toml, in a throw-away venv: which pins would
 # move, and whether the tests pass with them. Nothing in the repository changes.
@@ -94,6 +94,15 @@ postgres:
 
 postgres-stop:
 	@scripts/postgres.sh stop
+
+# A local OpenSearch node (k-NN, neural-search) on 127.0.0.1 for the OpenSearch backend's
+# tests and benchmarks: downloads what is missing from Maven Central into
+# ~/.cache/newsdesk/opensearch, starts in the background, prints its URL last.
+opensearch:
+	@scripts/opensearch.sh start
+
+opensearch-stop:
+	@scripts/opensearch.sh stop
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache "$(HOME_DIR)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -22,6 +23,10 @@ from newsdesk import Engine, load_settings, open_engine
 from newsdesk.web.app import create_app
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+OPENSEARCH_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "opensearch.sh"
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+# Index aliases this test run creates on the node start with this (and are dropped).
+OS_PREFIX = f"nd-test-{os.getpid()}"
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any] | str]) -> Path:
@@ -187,7 +192,7 @@ def _start_postgres() -> str:
         if done.returncode == 0 and lines and lines[-1].startswith("postgresql://"):
             return lines[-1]
         reason = f"{script} start failed: {done.stderr.strip()[-600:]}"
-    if os.environ.get("CI", "").lower() == "true":
+    if IN_CI:
         pytest.fail(f"PostgreSQL is required in CI: {reason}")
     pytest.skip(f"PostgreSQL not available ({reason}); run `make postgres`")
 
@@ -241,3 +246,77 @@ def pg_databases(postgres_server: str) -> Iterator[Any]:
     with _admin(postgres_server) as conn:
         for name in made:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- a live OpenSearch node ---------------------------------------------------------------
+def opensearch_script(*args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(OPENSEARCH_SCRIPT), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> Iterator[str]:
+    """A live OpenSearch node: the one `make opensearch` runs, else one started here.
+
+    ``NEWSDESK_TEST_OPENSEARCH_URL`` points the tests at another node. Without a JDK 17
+    the OpenSearch tests skip, except in CI (``CI=true``), where they fail.
+    """
+    given = os.environ.get("NEWSDESK_TEST_OPENSEARCH_URL", "").strip()
+    started = False
+    if given:
+        url = given
+    else:
+        running = opensearch_script("url", timeout=60)
+        if running.returncode == 0 and running.stdout.strip():
+            url = running.stdout.split()[-1]
+        else:
+            if not IN_CI and opensearch_script("java", timeout=60).returncode != 0:
+                pytest.skip(
+                    "the OpenSearch tests need a JDK 17 (apt-get install openjdk-17-jdk-headless)"
+                )
+            result = opensearch_script("start")
+            if result.returncode != 0:
+                pytest.fail(f"could not start OpenSearch: {result.stderr[-3000:]}")
+            url = result.stdout.split()[-1]
+            started = True
+    yield url
+    _drop_test_indexes(url)
+    if started:
+        opensearch_script("stop", timeout=120)
+
+
+def _drop_test_indexes(url: str) -> None:
+    import httpx
+
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.delete(f"{url}/{OS_PREFIX}*", params={"expand_wildcards": "all"}, timeout=30)
+
+
+def opensearch_env(url: str, name: str, **extra: str) -> dict[str, str]:
+    """Settings (as NEWSDESK_* variables) for a home on the live node, alias ``name``."""
+    env = {
+        "NEWSDESK_INDEX_BACKEND": "opensearch",
+        "NEWSDESK_OPENSEARCH_URL": url,
+        "NEWSDESK_OPENSEARCH_INDEX": f"{OS_PREFIX}-{name}",
+        "NEWSDESK_OPENSEARCH_REPLICAS": "0",
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session", params=["local", "opensearch"])
+def backend_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The settings of each index backend the search suite runs against."""
+    if request.param == "local":
+        return {}
+    url = request.getfixturevalue("opensearch_url")
+    return opensearch_env(url, "sample")
+
+
+@pytest.fixture(scope="session")
+def search_engine(sample_home: Path, backend_env: dict[str, str]) -> Iterator[Engine]:
+    """The sample corpus behind each index backend (same store, same documents)."""
+    with open_engine(load_settings(home=sample_home, environ=backend_env)) as eng:
+        assert eng.lexical.pending() == 0
+        yield eng

@@ -2,7 +2,8 @@
 
 `技术主权` must find the documents that are about technology sovereignty even when
 they never use the words, newest first, and nothing unrelated; English queries must
-find Chinese documents; syntax, filters and snippets apply to both retrievers.
+find Chinese documents; syntax, filters and snippets apply to both retrievers. Every
+test runs against each index backend (local, and OpenSearch on a live node).
 """
 
 from __future__ import annotations
@@ -46,44 +47,44 @@ def _ids(engine: Engine, query: str, **kw: object) -> list[str]:
     return [h.document.id for h in engine.search(request).hits]
 
 
-def test_topic_query_finds_documents_that_never_use_the_words(sample_engine: Engine) -> None:
-    results = sample_engine.search(SearchRequest(query="技术主权", limit=100))
+def test_topic_query_finds_documents_that_never_use_the_words(search_engine: Engine) -> None:
+    results = search_engine.search(SearchRequest(query="技术主权", limit=100))
     assert results.retrieval == "hybrid" and results.sort == "newest"
     ids = {h.document.id for h in results.hits}
     assert ids >= UNSAID, UNSAID - ids
     assert not ids & UNRELATED, ids & UNRELATED
     # Compare stories: a syndicated story may be represented by another copy.
     lexical = {
-        sample_engine.document(i).story_id for i in _ids(sample_engine, "技术主权", mode="lexical")
+        search_engine.document(i).story_id for i in _ids(search_engine, "技术主权", mode="lexical")
     }
     stories = {h.document.story_id for h in results.hits}
     assert lexical < stories
-    assert not {sample_engine.document(i).story_id for i in UNSAID} <= lexical
+    assert not {search_engine.document(i).story_id for i in UNSAID} <= lexical
     times = [h.document.published_at for h in results.hits]
     assert times == sorted(times, reverse=True)  # type: ignore[type-var]
 
 
-def test_english_query_finds_chinese_documents(sample_engine: Engine) -> None:
-    ids = _ids(sample_engine, "rare earth export controls", sort="relevance")
+def test_english_query_finds_chinese_documents(search_engine: Engine) -> None:
+    ids = _ids(search_engine, "rare earth export controls", sort="relevance")
     assert {"en-rare-earth-controls-01", "zh-rare-earth-controls-01"} <= set(ids)
     assert not set(ids) & UNRELATED
-    zh_only = _ids(sample_engine, "rare earth export controls", langs=("zh",))
+    zh_only = _ids(search_engine, "rare earth export controls", langs=("zh",))
     assert "zh-rare-earth-controls-01" in zh_only
     assert all(i.startswith("zh-") for i in zh_only)
     # Words alone cannot cross languages.
-    lexical_zh = _ids(sample_engine, "rare earth export controls", langs=("zh",), mode="lexical")
+    lexical_zh = _ids(search_engine, "rare earth export controls", langs=("zh",), mode="lexical")
     assert "zh-rare-earth-controls-01" not in lexical_zh
 
 
-def test_semantic_hits_obey_exclusions_phrases_and_dates(sample_engine: Engine) -> None:
-    for doc_id in _ids(sample_engine, "技术主权 -阿斯麦 -ASML"):
-        doc = sample_engine.document(doc_id)
+def test_semantic_hits_obey_exclusions_phrases_and_dates(search_engine: Engine) -> None:
+    for doc_id in _ids(search_engine, "技术主权 -阿斯麦 -ASML"):
+        doc = search_engine.document(doc_id)
         text = (doc.title + doc.text).lower()
         assert "阿斯麦" not in text and "asml" not in text, doc_id
-    for doc_id in _ids(sample_engine, '"export controls" 稀土'):
-        doc = sample_engine.document(doc_id)
+    for doc_id in _ids(search_engine, '"export controls" 稀土'):
+        doc = search_engine.document(doc_id)
         assert "export control" in (doc.title + " " + doc.text).lower(), doc_id
-    dated = sample_engine.search(
+    dated = search_engine.search(
         SearchRequest(query="技术主权", since="2025-10-01", until="2025-10-31", limit=100)
     ).hits
     assert dated
@@ -92,26 +93,26 @@ def test_semantic_hits_obey_exclusions_phrases_and_dates(sample_engine: Engine) 
         assert "2025-09-30" < h.document.published_at.date().isoformat() < "2025-11-01"
 
 
-def test_modes_and_snippets(sample_engine: Engine) -> None:
-    semantic = sample_engine.search(SearchRequest(query="稀土 出口管制", mode="semantic"))
+def test_modes_and_snippets(search_engine: Engine) -> None:
+    semantic = search_engine.search(SearchRequest(query="稀土 出口管制", mode="semantic"))
     assert semantic.retrieval == "semantic" and semantic.hits
-    hits = sample_engine.search(SearchRequest(query="稀土 出口管制", sort="relevance")).hits
+    hits = search_engine.search(SearchRequest(query="稀土 出口管制", sort="relevance")).hits
     top = hits[0]
     assert top.snippet and top.highlights
     marked = {top.snippet[s:e] for s, e in top.highlights}
     assert marked <= {"稀土", "出口", "管制", "出口管制"}, marked
     assert top.snippet.strip("…") in top.document.text
-    english = sample_engine.search(SearchRequest(query="rare earth licences", sort="relevance"))
+    english = search_engine.search(SearchRequest(query="rare earth licences", sort="relevance"))
     en_hit = next(h for h in english.hits if h.document.lang == "en" and h.highlights)
     words = {en_hit.snippet[s:e].lower() for s, e in en_hit.highlights}
     assert words <= {"rare", "earth", "earths", "licence", "licences"}, words
 
 
-def test_search_json_has_retrieval_and_snippets(sample_home: Path) -> None:
-    runner = CliRunner()
-    result = runner.invoke(
-        cli, ["--home", str(sample_home), "search", "技术主权", "--json"], env={}
-    )
+def test_search_json_has_retrieval_and_snippets(
+    sample_home: Path, backend_env: dict[str, str]
+) -> None:
+    runner = CliRunner(env=backend_env)
+    result = runner.invoke(cli, ["--home", str(sample_home), "search", "技术主权", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["retrieval"] == "hybrid"
@@ -126,5 +127,5 @@ def test_search_json_has_retrieval_and_snippets(sample_home: Path) -> None:
 
 
 @pytest.mark.parametrize("query", ["chips", "芯片", "技术主权"])
-def test_newest_and_relevance_hold_the_same_set(sample_engine: Engine, query: str) -> None:
-    assert set(_ids(sample_engine, query)) == set(_ids(sample_engine, query, sort="relevance"))
+def test_newest_and_relevance_hold_the_same_set(search_engine: Engine, query: str) -> None:
+    assert set(_ids(search_engine, query)) == set(_ids(search_engine, query, sort="relevance"))

@@ -1,4 +1,8 @@
-"""Search over the bundled sample: Chinese and English, sorting, filters, collapse, syntax."""
+"""Search over the bundled sample: Chinese and English, sorting, filters, collapse, syntax.
+
+Every test runs against each index backend (``search_engine``: local tantivy + numpy,
+and OpenSearch on a live node) over the same stored documents.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,8 @@ def _ids(engine: Engine, query: str, **kw: object) -> list[str]:
     return [h.document.id for h in engine.search(SearchRequest(query=query, **kw)).hits]  # type: ignore[arg-type]
 
 
-def test_chinese_topic_query_finds_documents_that_use_it(sample_engine: Engine) -> None:
-    results = sample_engine.search(SearchRequest(query="技术主权", limit=20))
+def test_chinese_topic_query_finds_documents_that_use_it(search_engine: Engine) -> None:
+    results = search_engine.search(SearchRequest(query="技术主权", limit=20))
     assert results.total >= 4
     texts = [h.document.title + h.document.text for h in results.hits]
     literal = sum("技术主权" in t for t in texts)
@@ -26,8 +30,8 @@ def test_chinese_topic_query_finds_documents_that_use_it(sample_engine: Engine) 
     assert times == sorted(times, reverse=True)  # type: ignore[type-var]
 
 
-def test_english_query_finds_english_documents(sample_engine: Engine) -> None:
-    results = sample_engine.search(
+def test_english_query_finds_english_documents(search_engine: Engine) -> None:
+    results = search_engine.search(
         SearchRequest(query="rare earth export controls", sort="relevance")
     )
     assert results.hits, "expected English results"
@@ -38,15 +42,15 @@ def test_english_query_finds_english_documents(sample_engine: Engine) -> None:
     assert scores == sorted(scores, reverse=True)
 
 
-def test_relevance_cutoff_keeps_unrelated_documents_out(sample_engine: Engine) -> None:
+def test_relevance_cutoff_keeps_unrelated_documents_out(search_engine: Engine) -> None:
     # By words alone, every result uses the word.
-    hits = sample_engine.search(SearchRequest(query="稀土", limit=50, mode="lexical")).hits
+    hits = search_engine.search(SearchRequest(query="稀土", limit=50, mode="lexical")).hits
     assert hits
     for h in hits:
         assert "稀土" in h.document.title + h.document.text
     # Hybrid search also finds the English rare-earth story (cross-lingual), and still no
     # filler: the relevant set stays small.
-    hybrid = sample_engine.search(SearchRequest(query="稀土", limit=50)).hits
+    hybrid = search_engine.search(SearchRequest(query="稀土", limit=50)).hits
     ids = {h.document.id for h in hybrid}
     assert {h.document.id for h in hits} <= ids
     assert "en-rare-earth-controls-01" in ids
@@ -59,14 +63,14 @@ def test_relevance_cutoff_keeps_unrelated_documents_out(sample_engine: Engine) -
         }
 
 
-def test_newest_and_relevance_sort_the_same_relevant_set(sample_engine: Engine) -> None:
-    newest = set(_ids(sample_engine, "芯片", sort="newest", limit=100))
-    relevance = set(_ids(sample_engine, "芯片", sort="relevance", limit=100))
+def test_newest_and_relevance_sort_the_same_relevant_set(search_engine: Engine) -> None:
+    newest = set(_ids(search_engine, "芯片", sort="newest", limit=100))
+    relevance = set(_ids(search_engine, "芯片", sort="relevance", limit=100))
     assert newest == relevance and newest
 
 
-def test_near_duplicates_collapse_into_one_result(sample_engine: Engine) -> None:
-    hits = sample_engine.search(SearchRequest(query="阿斯麦 Mistral", limit=50)).hits
+def test_near_duplicates_collapse_into_one_result(search_engine: Engine) -> None:
+    hits = search_engine.search(SearchRequest(query="阿斯麦 Mistral", limit=50)).hits
     ids = [h.document.id for h in hits]
     assert not {"zh-asml-mistral-01", "zh-asml-mistral-02"} <= set(ids)
     story = next(h for h in hits if h.document.id in {"zh-asml-mistral-01", "zh-asml-mistral-02"})
@@ -77,48 +81,48 @@ def test_near_duplicates_collapse_into_one_result(sample_engine: Engine) -> None
     assert "zh-mistral-followup-01" in ids
 
 
-def test_filters(sample_engine: Engine) -> None:
-    en = sample_engine.search(SearchRequest(query="chips OR 芯片", langs=("en",), limit=50)).hits
+def test_filters(search_engine: Engine) -> None:
+    en = search_engine.search(SearchRequest(query="chips OR 芯片", langs=("en",), limit=50)).hits
     assert en and all(h.document.lang == "en" for h in en)
-    dated = sample_engine.search(
+    dated = search_engine.search(
         SearchRequest(query="芯片", since="2025-10-01", until="2025-10-31", limit=50)
     ).hits
     assert dated
     for h in dated:
         assert h.document.published_at is not None
         assert "2025-09-30" < h.document.published_at.date().isoformat() < "2025-11-01"
-    src = sample_engine.search(SearchRequest(query="LPR", sources=("华夏财经",), limit=50)).hits
+    src = search_engine.search(SearchRequest(query="LPR", sources=("华夏财经",), limit=50)).hits
     assert src and all(h.document.source == "华夏财经" for h in src)
 
 
-def test_phrase_and_exclusion(sample_engine: Engine) -> None:
-    with_word = _ids(sample_engine, "chips", limit=50)
-    excluded = _ids(sample_engine, "chips -nvidia", limit=50)
+def test_phrase_and_exclusion(search_engine: Engine) -> None:
+    with_word = _ids(search_engine, "chips", limit=50)
+    excluded = _ids(search_engine, "chips -nvidia", limit=50)
     assert excluded and len(excluded) < len(with_word)
     for doc_id in excluded:
-        doc = sample_engine.document(doc_id)
+        doc = search_engine.document(doc_id)
         assert "nvidia" not in (doc.title + doc.text).lower()
-    phrase = _ids(sample_engine, '"export controls"', limit=50)
+    phrase = _ids(search_engine, '"export controls"', limit=50)
     assert phrase
     for doc_id in phrase:
-        doc = sample_engine.document(doc_id)
+        doc = search_engine.document(doc_id)
         assert "export control" in (doc.title + " " + doc.text).lower()
 
 
-def test_empty_query_lists_latest(sample_engine: Engine) -> None:
-    results = sample_engine.search(SearchRequest(query="", limit=5))
+def test_empty_query_lists_latest(search_engine: Engine) -> None:
+    results = search_engine.search(SearchRequest(query="", limit=5))
     times = [h.document.published_at for h in results.hits]
     assert len(times) == 5 and times == sorted(times, reverse=True)  # type: ignore[type-var]
 
 
 @pytest.mark.parametrize("query", ["*", "AND", '"', "：", "的"])
-def test_query_without_searchable_words_matches_nothing(sample_engine: Engine, query: str) -> None:
-    assert sample_engine.search(SearchRequest(query=query)).total == 0
+def test_query_without_searchable_words_matches_nothing(search_engine: Engine, query: str) -> None:
+    assert search_engine.search(SearchRequest(query=query)).total == 0
 
 
-def test_paging(sample_engine: Engine) -> None:
-    all_ids = _ids(sample_engine, "芯片", limit=100)
-    page2 = _ids(sample_engine, "芯片", limit=3, offset=3)
+def test_paging(search_engine: Engine) -> None:
+    all_ids = _ids(search_engine, "芯片", limit=100)
+    page2 = _ids(search_engine, "芯片", limit=3, offset=3)
     assert page2 == all_ids[3:6]
 
 
@@ -134,7 +138,7 @@ def test_paging(sample_engine: Engine) -> None:
     ],
 )
 def test_bad_requests_raise_input_error(
-    sample_engine: Engine, request_kw: dict[str, object]
+    search_engine: Engine, request_kw: dict[str, object]
 ) -> None:
     with pytest.raises(InputError):
-        sample_engine.search(SearchRequest(**request_kw))  # type: ignore[arg-type]
+        search_engine.search(SearchRequest(**request_kw))  # type: ignore[arg-type]

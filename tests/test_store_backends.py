@@ -246,6 +246,37 @@ def test_translations_cached_by_text_and_translator(stores: Stores) -> None:
     assert cache.count() == 3 + len(many) + 1
 
 
+def test_index_rows_carry_their_story_and_current_vectors(stores: Stores) -> None:
+    store = stores.store
+    _put(store, _doc("lead", [f"{LONG}甲"]))
+    _put(store, _doc("copy", [f"{LONG}乙"], story="lead"))
+    rows = {r.id: r for r in store.rows_since(0)}
+    assert (rows["lead"].story, rows["copy"].story) == ("lead", "lead")
+    vec = bytes(range(8))
+    store.put_embeddings("vectors", [(r.id, r.rev, vec) for r in rows.values()], 0, {})
+    current = store.current_embeddings(["lead", "copy", "missing"])
+    assert sorted(current) == ["copy", "lead"] and current["lead"].vector == vec
+    assert current["copy"].rev == rows["copy"].rev and current["copy"].lang == "zh"
+    _put(store, _doc("copy", [f"{LONG}乙改"], story="lead"))  # its vector is now stale
+    assert sorted(store.current_embeddings(["lead", "copy"])) == ["lead"]
+    assert store.current_embeddings([]) == {}
+
+
+def test_advance_index_state_only_moves_forward_for_the_same_params(stores: Stores) -> None:
+    store = stores.store
+    assert not store.advance_index_state("cluster", 5, {"index": "a"})  # nothing recorded
+    assert store.index_state("cluster") is None
+    store.set_index_state("cluster", 3, {"index": "a", "v": 1})
+    assert store.advance_index_state("cluster", 7, {"v": 1, "index": "a"})
+    assert store.index_state("cluster") == (7, {"index": "a", "v": 1})
+    # A late writer with an older revision never takes it back.
+    assert not store.advance_index_state("cluster", 4, {"index": "a", "v": 1})
+    assert not store.advance_index_state("cluster", 7, {"index": "a", "v": 1})
+    # Another index's writer (a rebuild swapped the alias) never overwrites it.
+    assert not store.advance_index_state("cluster", 99, {"index": "b", "v": 1})
+    assert store.index_state("cluster") == (7, {"index": "a", "v": 1})
+
+
 def test_try_lock_is_exclusive_across_store_objects(
     store_settings: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -25,6 +25,7 @@ TRANSLATORS = ("auto", "llm", "libretranslate", "none")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
 SEARCH_MODES = ("hybrid", "lexical", "semantic")
 FUSIONS = ("rrf", "convex")
+INDEX_BACKENDS = ("local", "opensearch")
 STORE_SCHEMES = ("postgresql://", "postgres://")
 _URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]+):[^@/\s]*@")
 _QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&\s]*")
@@ -124,6 +125,20 @@ class Settings:
     feed_interval: float = 900.0
     # A job that fails this many times (or whose workers die this often) stays failed.
     job_max_attempts: int = 5
+    # Where the search index lives: "local" (tantivy + numpy in the home, the default)
+    # or "opensearch" (a cluster; the store stays here and the index is rebuilt from it).
+    index_backend: str = "local"
+    # One or more node URLs, comma-separated; credentials may be given in the URL
+    # (https://user:password@host:9200) and are redacted by `newsdesk config`.
+    opensearch_url: str = "http://127.0.0.1:9200"
+    # The alias searches go through; indexes are named <alias>-v<mapping>-<timestamp>.
+    opensearch_index: str = "newsdesk"
+    opensearch_shards: int = 1
+    # -1: one replica when the cluster has two or more data nodes, else none.
+    opensearch_replicas: int = -1
+    opensearch_timeout: float = 30.0
+    opensearch_verify_certs: bool = True
+    opensearch_ca_certs: str = ""
 
     @property
     def db_path(self) -> Path:
@@ -140,7 +155,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_SETTINGS and value:
                 value = "***"
-            elif f.name == "store_url":
+            elif f.name in ("store_url", "opensearch_url"):
                 value = redact_url(value)
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
@@ -276,6 +291,7 @@ def load_settings(
     if settings.rrf_k <= 0:
         raise ConfigError("rrf_k must be positive")
     _check_store(settings)
+    _check_index_backend(settings)
     return settings
 
 
@@ -293,3 +309,28 @@ def _check_store(settings: Settings) -> None:
         raise ConfigError("feed_interval must be at least 1 second")
     if not 1 <= settings.job_max_attempts <= 100:
         raise ConfigError("job_max_attempts must be between 1 and 100")
+
+
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,150}$")
+
+
+def _check_index_backend(settings: Settings) -> None:
+    if settings.index_backend not in INDEX_BACKENDS:
+        raise ConfigError(f"index_backend must be one of {', '.join(INDEX_BACKENDS)}")
+    urls = [u.strip() for u in settings.opensearch_url.split(",") if u.strip()]
+    if not urls or not all(re.match(r"^https?://[^\s/]+", u) for u in urls):
+        raise ConfigError(
+            "opensearch_url must be one or more http(s) URLs, comma-separated, got "
+            f"{redact_url(settings.opensearch_url)!r}"
+        )
+    if not _INDEX_NAME.match(settings.opensearch_index):
+        raise ConfigError(
+            "opensearch_index must be lowercase letters, digits, '-', '_' or '.', "
+            f"got {settings.opensearch_index!r}"
+        )
+    if not 1 <= settings.opensearch_shards <= 1024:
+        raise ConfigError("opensearch_shards must be between 1 and 1024")
+    if not -1 <= settings.opensearch_replicas <= 16:
+        raise ConfigError("opensearch_replicas must be between 0 and 16 (or -1: automatic)")
+    if settings.opensearch_timeout <= 0:
+        raise ConfigError("opensearch_timeout must be positive")

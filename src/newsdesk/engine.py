@@ -40,7 +40,11 @@ from newsdesk.errors import (
     StoreUnavailable,
 )
 from newsdesk.following import Following
+from newsdesk.index import SearchIndex
 from newsdesk.index.lexical import IndexTerms, LexicalIndex
+from newsdesk.index.opensearch import OpenSearchLexical, OpenSearchVectors
+from newsdesk.index.opensearch_client import ClusterConfig
+from newsdesk.index.opensearch_cluster import OpenSearchCluster
 from newsdesk.index.vectors import VectorIndex
 from newsdesk.index.watermarks import FileWatermark, Watermark
 from newsdesk.ingest import RawRecord, build_document, iter_records
@@ -67,7 +71,7 @@ from newsdesk.models import (
 from newsdesk.pipeline import Heavy, Pending, Preparer, auto_workers, compute
 from newsdesk.ranking import FusionParams
 from newsdesk.reader import SummaryReader
-from newsdesk.search import Searcher, SearchPolicy, SearchRequest
+from newsdesk.search import Searcher, SearchPolicy, SearchRequest, VectorBackend
 from newsdesk.store import (
     Deletion,
     FeedInfo,
@@ -244,6 +248,26 @@ def lexical_watermark(settings: Settings, store: Store) -> Watermark | None:
     return FileWatermark(settings.index_dir / "watermark.json") if store.shared else None
 
 
+def _search_indexes(
+    settings: Settings, store: Store, vectors: VectorIndex | None
+) -> tuple[SearchIndex, VectorBackend | None]:
+    """The index the settings pick, and what searches its vectors.
+
+    ``local``: tantivy in the home and the vectors in memory (with a shared store, a
+    copy per machine); ``opensearch``: one cluster index holds both for every
+    process (vectors are still embedded here, into the store).
+    """
+    if settings.index_backend == "opensearch":
+        cluster = OpenSearchCluster(
+            ClusterConfig.from_settings(settings),
+            store,
+            vectors.params() if vectors is not None else None,
+        )
+        found = OpenSearchVectors(cluster, vectors) if vectors is not None else None
+        return OpenSearchLexical(cluster), found
+    return LexicalIndex(settings.index_dir, store, lexical_watermark(settings, store)), vectors
+
+
 def build_summarizer(settings: Settings) -> Summarizer:
     """The summarizer ingest runs on every document (also built in worker processes).
 
@@ -287,22 +311,29 @@ class Engine:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store, self.feed_store, self.jobs, self.translation_store = open_store(settings)
-        self.lexical = LexicalIndex(
-            settings.index_dir, self.store, lexical_watermark(settings, self.store)
-        )
-        # With a shared store the local index is a per-machine copy that its readers
-        # (web servers, CLI commands) catch up; ingest only writes the store. The copy
-        # applies deletions by their sequence number, recorded beside it.
-        self.index_on_ingest = not self.store.shared
+        # The index is one cluster shared by every process (OpenSearch), or local: with
+        # a shared store a per-machine copy that its readers (web servers, CLI commands)
+        # catch up, applying deletions by their sequence number recorded beside it.
+        self.index_is_shared = settings.index_backend == "opensearch"
+        # Who indexes what it ingests: the only process on a SQLite store, and every
+        # ingest into the shared cluster (one at a time, under the store's lock).
+        self.index_on_ingest = self.index_is_shared or not self.store.shared
         # Whether an ingest waits for another process's embedding to finish first (a
         # worker between jobs does not: the other process embeds its documents too).
         self.embed_waits = True
         self._copy_deletions = FileWatermark(settings.index_dir / "deletions.json")
         self.summarizer = build_summarizer(settings)
+        # Embeds documents into the store; searches them too with the local backend.
         self.vectors: VectorIndex | None = None
         if settings.embedder != NO_EMBEDDER:
-            self.vectors = VectorIndex(self.store, EMBEDDERS[settings.embedder](settings))
+            self.vectors = VectorIndex(
+                self.store,
+                EMBEDDERS[settings.embedder](settings),
+                in_memory=settings.index_backend == "local",
+            )
             self.vectors.refresh()
+        self.lexical: SearchIndex
+        self.lexical, search_vectors = _search_indexes(settings, self.store, self.vectors)
         self._llm_summarizers: list[LLMSummarizer] = []
         self._translators: list[TranslationService] = []
         # Pages and `show` translate what is not cached yet, trying the endpoint once.
@@ -327,7 +358,7 @@ class Engine:
         self.searcher = Searcher(
             lexical=self.lexical,
             documents=self.store,
-            vectors=self.vectors,
+            vectors=search_vectors,
             policy=SearchPolicy(
                 relevance_floor=settings.relevance_floor,
                 max_relevant=settings.max_relevant,
@@ -564,7 +595,7 @@ class Engine:
         return report
 
     def _index_if_free(self) -> int:
-        with contextlib.suppress(SearchIndexError):
+        with contextlib.suppress(SearchIndexError, BackendUnavailable):
             return self.index_pending()
         return 0
 
@@ -578,9 +609,21 @@ class Engine:
         for attempt in range(attempts):
             try:
                 return self.index_pending()
+            except BackendUnavailable:
+                return 0  # a cluster that is down: the next catch-up sends everything
             except SearchIndexError:
                 if attempt + 1 < attempts:
                     time.sleep(wait)
+        return 0
+
+    def index_when_behind(self) -> int:
+        """Catch the index up if the store says it is behind (0 when it is not, or when
+        it cannot be now): for idle workers, so that documents a busy or unreachable
+        cluster missed are indexed without waiting for the next ingest."""
+        if not self.index_on_ingest or not self.lexical.behind():
+            return 0
+        with contextlib.suppress(SearchIndexError, BackendUnavailable):
+            return self.index_pending()
         return 0
 
     def ingest_paths(
@@ -672,12 +715,18 @@ class Engine:
         )
 
     def index_pending(self, progress: Callable[[int], None] | None = None) -> int:
-        """Bring the lexical index up to date with the store (deletions included).
+        """Bring the search index up to date with the store: deletions, documents and
+        (for a cluster) the vectors it holds.
 
         Raises:
-            SearchIndexError: another process holds the index writer.
+            SearchIndexError: another process holds the index writer (or, for the
+                cluster, is catching it up), or the cluster failed.
+            BackendUnavailable: the cluster cannot be reached.
         """
-        if self.store.shared:
+        if self.index_is_shared:
+            # The cluster applies the store's deletions itself, under its catch-up lock.
+            pass
+        elif self.store.shared:
             # Each machine's copy applies every deletion since the last it applied.
             seq = self.store.deletion_seq()
             applied = (self._copy_deletions.get() or (0, {}))[0]
@@ -691,6 +740,7 @@ class Engine:
                 self.store.mark_deletions_indexed(pending)
         done = self.lexical.catch_up(progress, self._terms)
         self._terms.clear()
+        self.lexical.catch_up_vectors()
         return done
 
     def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
@@ -717,9 +767,16 @@ class Engine:
         with self._embed_lock:
             if wait:
                 with self._lock_wait("embed"):
-                    return self.vectors.catch_up(progress)
-            with self.store.try_lock("embed") as held:
-                return self.vectors.catch_up(progress) if held else 0
+                    done = self.vectors.catch_up(progress)
+            else:
+                with self.store.try_lock("embed") as held:
+                    done = self.vectors.catch_up(progress) if held else 0
+        if self.index_is_shared:
+            # A cluster that is down (or busy with another process's catch-up) gets
+            # the vectors at its next catch-up.
+            with contextlib.suppress(BackendUnavailable, SearchIndexError):
+                self.lexical.catch_up_vectors()
+        return done
 
     def catch_up_in_background(self) -> threading.Thread | None:
         """Embed, on a daemon thread, what a crash or a deferred ingest left without vectors.
@@ -804,9 +861,11 @@ class Engine:
         opened.
 
         With a shared store this machine's index copy is caught up here first (unless
-        another process on the machine holds its writer and is doing it).
+        another process on the machine holds its writer and is doing it). A shared
+        cluster has no copy here: the processes that ingest catch it up (see
+        :meth:`index_when_behind`), and a reader only notices a rebuild.
         """
-        if self.store.shared:
+        if self.store.shared and not self.index_is_shared:
             with contextlib.suppress(SearchIndexError):
                 self.index_pending()
         self.lexical.reload()
@@ -996,7 +1055,7 @@ class Engine:
             "schema_version": self.store.schema_version,
             "backends": {
                 "store": self.store.kind,
-                "lexical_index": "tantivy",
+                "lexical_index": "opensearch" if self.index_is_shared else "tantivy",
                 "summarizer": self.summarizer.name,
                 "translator": self.translation.label[0] if self.translation else "none",
                 "embedder": self.vectors.embedder.id if self.vectors is not None else NO_EMBEDDER,
@@ -1015,11 +1074,12 @@ class Engine:
             # How far behind the inputs and the derived indexes are.
             "lag": {
                 "index_documents": documents - indexed,
-                "index_watermark": self.lexical.state.describe(),
+                "index_watermark": self.lexical.watermark_where(),
                 "embedding_documents": documents - embedded if self.vectors is not None else 0,
                 "oldest_due_job_s": queue["oldest_due_job_age_s"],
                 "oldest_due_feed_s": queue["oldest_due_feed_age_s"],
             },
+            "index": self.lexical.describe(),
         }
 
     def _embedded_count(self) -> int:
@@ -1034,7 +1094,8 @@ def open_engine(settings: Settings, **kwargs: Any) -> Engine:
     Keyword arguments (``clock``, ``transport``, ``resolver``) are passed to :class:`Engine`.
     """
     engine = Engine(settings, **kwargs)
-    # If another process holds the index writer, it will index what it stored.
-    with contextlib.suppress(SearchIndexError):
+    # If another process holds the index writer, it will index what it stored; a
+    # cluster that is down is caught up at the next chance (searches say it is down).
+    with contextlib.suppress(SearchIndexError, BackendUnavailable):
         engine.index_pending()
     return engine

@@ -23,9 +23,7 @@ SummariesFor = Callable[[Sequence[str], str], dict[str, Summary]]
 class SummaryReader:
     """Reader-facing summaries of one home."""
 
-    def __init__(
-        self, store: Store, summarizer: Summarizer, summaries_for: SummariesFor
-    ) -> None:
+    def __init__(self, store: Store, summarizer: Summarizer, summaries_for: SummariesFor) -> None:
         self.store = store
         self.summarizer = summarizer
         self.summaries_for = summaries_for

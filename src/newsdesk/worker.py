@@ -169,8 +169,11 @@ class Worker:
             while not self.stop.is_set():
                 try:
                     worked = self.step()
-                    if not worked and self.options.until_idle and self._queue_idle():
-                        break
+                    if not worked:
+                        if self.options.until_idle and self._queue_idle():
+                            break
+                        # Idle: index what a busy or unreachable shared index missed.
+                        self.engine.index_when_behind()
                 except StoreUnavailable as exc:
                     self._store_outage(exc)
                     continue

@@ -117,8 +117,8 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
     if report.index_deferred:
         err.print(
             Text(
-                "note: the search index was busy (another newsdesk process); the stored"
-                " documents become searchable at its or the next command's catch-up",
+                "note: the search index was busy (another newsdesk process) or unreachable;"
+                " the stored documents become searchable at the next catch-up",
                 style="yellow",
             )
         )
@@ -516,11 +516,17 @@ def index() -> None:
 @click.pass_obj
 @handle_errors
 def index_rebuild(state: State) -> None:
-    """Drop the search index and build it again from the database."""
+    """Build the search index again from the database.
+
+    With index_backend = "opensearch" a new index is filled while the current one
+    keeps answering searches, then the alias moves to it and the old one is deleted.
+    """
     with open_engine(state.settings()) as engine, progress_bar() as progress:
         task = progress.add_task("indexing", total=engine.store.count_documents())
         n = engine.rebuild_index(lambda k: progress.advance(task, k))
-    err.print(f"indexed {n} document(s)")
+        where = engine.lexical.describe()
+    target = f" into {where['index']} (alias {where['alias']})" if "alias" in where else ""
+    err.print(f"indexed {n} document(s){target}")
 
 
 def _serve(settings: Settings) -> None:

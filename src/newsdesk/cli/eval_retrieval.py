@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from rich.table import Table
 
 from newsdesk.cli._common import CONTEXT, State, err, handle_errors, out, print_json, progress_bar
 from newsdesk.config import load_settings
-from newsdesk.engine import open_engine
+from newsdesk.engine import Engine, open_engine
+from newsdesk.errors import NewsdeskError
 from newsdesk.evaluation import datasets
 from newsdesk.evaluation.retrieval import MODES, collect, ingest_set, report
 from newsdesk.ranking import FusionParams
@@ -82,9 +84,12 @@ def retrieval(
 ) -> None:
     """Score BM25 alone, embeddings alone and the fused ranking on labelled data.
 
-    Each set is ingested into a temporary home with the configured embedder and
-    fusion settings (nothing is written to your home). Prints nDCG@10, Recall@10,
-    P@10 and how well the relevance cut-off keeps exactly the relevant documents.
+    Each set is ingested into a temporary home with the configured embedder, fusion
+    and index backend (nothing is written to your home or your store_url; with
+    index_backend = "opensearch" each set gets a temporary index on the cluster,
+    deleted afterwards).
+    Prints nDCG@10, Recall@10, P@10 and how well the relevance cut-off keeps exactly
+    the relevant documents.
     """
     base = state.settings()
     results = []
@@ -93,8 +98,18 @@ def retrieval(
         with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
             overrides = {k: v for k, v in base.to_json().items() if k != "home"}
             overrides["embed_api_key"] = base.embed_api_key
+            # The set goes into the temporary home's SQLite file, never into the
+            # configured store (a shared PostgreSQL one would keep it).
+            overrides["store_url"] = ""
+            overrides["opensearch_url"] = base.opensearch_url
+            # A cluster index of its own for the set, dropped afterwards.
+            overrides["opensearch_index"] = f"{base.opensearch_index}-eval-{Path(tmp).name}".lower()
             settings = load_settings(home=tmp, overrides=overrides, environ={})
-            with open_engine(settings) as engine, progress_bar() as progress:
+            with (
+                open_engine(settings) as engine,
+                progress_bar() as progress,
+                _dropped_after(engine),
+            ):
                 t0 = time.perf_counter()
                 step = _stepper(progress, f"{name}: ingesting", len(evalset.documents))
                 stored = ingest_set(engine, evalset, step)
@@ -114,6 +129,16 @@ def retrieval(
         print_json({"modes": list(MODES), "sets": results})
     else:
         err.print("ranking metrics are before the cut-off; cutoff_* judge the kept set")
+
+
+@contextlib.contextmanager
+def _dropped_after(engine: Engine) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if engine.settings.index_backend != "local":
+            with contextlib.suppress(NewsdeskError):
+                engine.lexical.drop()
 
 
 def _stepper(progress: Progress, label: str, total: int) -> Callable[[int], None]:

@@ -127,6 +127,12 @@ class LexicalIndex:
     def pending(self) -> int:
         return self.store.count_documents() - self.store.count_documents(self.watermark)
 
+    def behind(self) -> bool:
+        return self.store.max_rev() > self.watermark
+
+    def watermark_where(self) -> str:
+        return self.state.describe()
+
     def catch_up(
         self,
         progress: Callable[[int], None] | None = None,
@@ -192,6 +198,17 @@ class LexicalIndex:
         self._reset()
         self._index = self._open()
         return self.catch_up(progress)
+
+    def catch_up_vectors(self, progress: Callable[[int], None] | None = None) -> int:
+        """Vectors live in :class:`~newsdesk.index.vectors.VectorIndex`: nothing to send."""
+        return 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "tantivy", "path": str(self.path), "documents": self.num_docs()}
+
+    def drop(self) -> None:
+        self._reset()
+        self._index = self._open()
 
     def _to_doc(self, row: IndexRow, known: IndexTerms | None = None) -> Any:
         if known is None or known.title != row.title or known.body != row.body:

@@ -73,9 +73,15 @@ class _Codes:
 class VectorIndex:
     """Document vectors of one store, searched by cosine similarity."""
 
-    def __init__(self, store: Store, embedder: Embedder) -> None:
+    def __init__(self, store: Store, embedder: Embedder, *, in_memory: bool = True) -> None:
+        """Vectors of ``store`` made by ``embedder``.
+
+        With ``in_memory=False`` the index only embeds into the store and never loads
+        the matrix: another backend (OpenSearch) searches the vectors.
+        """
         self.store = store
         self.embedder = embedder
+        self.in_memory = in_memory
         # Loading and removing rows run in more than one thread in a server (request
         # refreshes, a background catch-up); one at a time.
         self._lock = threading.RLock()
@@ -180,7 +186,7 @@ class VectorIndex:
     # -- reading -------------------------------------------------------------------------
     def refresh(self) -> None:
         """Load vectors stored since the last load (by this or another process)."""
-        if self.stale_reason:
+        if not self.in_memory or self.stale_reason:
             return
         with self._lock:
             while True:
@@ -263,6 +269,13 @@ class VectorIndex:
 
     def vectors_of(self, ids: Sequence[str], lang: str = "") -> NDArray[np.float32]:
         """Stored vectors of ``ids`` (those indexed, and of language ``lang`` if given)."""
+        if not self.in_memory:
+            found = self.store.current_embeddings(ids)
+            blobs = [r.vector for d in ids if (r := found.get(d)) and (not lang or r.lang == lang)]
+            if not blobs:
+                return np.zeros((0, self.embedder.dim), np.float32)
+            half = np.frombuffer(b"".join(blobs), dtype=np.float16)
+            return half.reshape(len(blobs), -1).astype(np.float32)
         code = self._codes["lang"].codes.get(lang, -1) if lang else None
         rows = [
             at

@@ -61,6 +61,8 @@ class IndexRow:
     source: str
     category: str
     published_ts: int | None
+    # The story (syndicated copies) the document belongs to, for collapsing in an index.
+    story: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,7 +455,17 @@ class IndexStateStore(Protocol):
 
     def index_state(self, name: str) -> tuple[int, dict[str, Any]] | None: ...
 
-    def set_index_state(self, name: str, rev: int, params: dict[str, Any]) -> None: ...
+    def set_index_state(self, name: str, rev: int, params: dict[str, Any]) -> None:
+        """Record index ``name`` at ``rev`` with ``params`` (may go back: a rebuild)."""
+        ...
+
+    def advance_index_state(self, name: str, rev: int, params: dict[str, Any]) -> bool:
+        """Move index ``name`` forward to ``rev``, only if its recorded ``params`` are these.
+
+        Never moves back, and never writes over a state another process recorded
+        with other parameters (a rebuild into another index); True if it moved.
+        """
+        ...
 
     def put_embeddings(
         self, name: str, rows: Sequence[tuple[str, int, bytes]], rev: int, params: dict[str, Any]
@@ -466,6 +478,10 @@ class IndexStateStore(Protocol):
     def count_embedded(self) -> int: ...
 
     def embedding_rows(self, after_rev: int, limit: int = 5000) -> list[VectorRow]: ...
+
+    def current_embeddings(self, ids: Sequence[str]) -> dict[str, VectorRow]:
+        """The vectors of ``ids`` made from their present revision (others left out)."""
+        ...
 
     def try_lock(self, name: str) -> contextlib.AbstractContextManager[bool]:
         """Hold the named lock across processes (and machines) if it is free.

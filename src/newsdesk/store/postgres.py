@@ -491,6 +491,14 @@ class PostgresStore:
                 (name, rev, json.dumps(params, sort_keys=True)),
             )
 
+    def advance_index_state(self, name: str, rev: int, params: dict[str, Any]) -> bool:
+        with self.write() as conn:
+            moved = conn.execute(
+                "UPDATE index_state SET rev = %s WHERE name = %s AND params = %s AND rev < %s",
+                (rev, name, json.dumps(params, sort_keys=True), rev),
+            ).rowcount
+        return moved == 1
+
     def put_embeddings(
         self, name: str, rows: Sequence[tuple[str, int, bytes]], rev: int, params: dict[str, Any]
     ) -> None:
@@ -574,18 +582,18 @@ class PostgresStore:
             " WHERE e.rev > %s ORDER BY e.rev LIMIT %s",
             (after_rev, limit),
         )
-        return [
-            VectorRow(
-                id=r["doc_id"],
-                rev=int(r["rev"]),
-                vector=bytes(r["vector"]),
-                published_ts=r["published_ts"],
-                lang=r["lang"],
-                source=r["source"],
-                category=r["category"],
-            )
-            for r in rows
-        ]
+        return [_vector_row(r) for r in rows]
+
+    def current_embeddings(self, ids: Sequence[str]) -> dict[str, VectorRow]:
+        if not ids:
+            return {}
+        rows = self._all(
+            "SELECT e.doc_id, e.rev, e.vector, d.published_ts, d.lang, d.source, d.category"
+            " FROM embeddings e JOIN documents d ON d.id = e.doc_id AND d.rev = e.rev"
+            " WHERE e.doc_id = ANY(%s)",
+            (list(ids),),
+        )
+        return {r["doc_id"]: _vector_row(r) for r in rows}
 
     def index_state(self, name: str) -> tuple[int, dict[str, Any]] | None:
         rows = self._all("SELECT rev, params FROM index_state WHERE name = %s", (name,))
@@ -631,7 +639,8 @@ class PostgresStore:
         """Documents changed after ``rev``, oldest change first, for index catch-up."""
         docs = self._all(
             "SELECT d.id, d.rev, d.title, d.lang, d.source, d.category, d.published_ts,"
-            f" {_PARAGRAPHS} FROM documents d WHERE d.rev > %s ORDER BY d.rev LIMIT %s",
+            f" d.story_id, {_PARAGRAPHS} FROM documents d WHERE d.rev > %s ORDER BY d.rev"
+            " LIMIT %s",
             (rev, limit),
         )
         return [
@@ -644,6 +653,7 @@ class PostgresStore:
                 source=d["source"],
                 category=d["category"],
                 published_ts=d["published_ts"],
+                story=d["story_id"],
             )
             for d in docs
         ]
@@ -786,6 +796,18 @@ class PostgresStore:
             params,
         )
         return {r["doc_id"]: Summary.from_json(r["doc_id"], json.loads(r["payload"])) for r in rows}
+
+
+def _vector_row(r: DictRow) -> VectorRow:
+    return VectorRow(
+        id=r["doc_id"],
+        rev=int(r["rev"]),
+        vector=bytes(r["vector"]),
+        published_ts=r["published_ts"],
+        lang=r["lang"],
+        source=r["source"],
+        category=r["category"],
+    )
 
 
 def _parse_time(value: str | None) -> datetime | None:

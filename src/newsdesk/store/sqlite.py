@@ -416,6 +416,14 @@ class SQLiteStore:
                 (name, rev, json.dumps(params, sort_keys=True)),
             )
 
+    def advance_index_state(self, name: str, rev: int, params: dict[str, Any]) -> bool:
+        with self._write() as conn:
+            moved = conn.execute(
+                "UPDATE index_state SET rev = ? WHERE name = ? AND params = ? AND rev < ?",
+                (rev, name, json.dumps(params, sort_keys=True), rev),
+            ).rowcount
+        return moved == 1
+
     def put_embeddings(
         self, name: str, rows: Sequence[tuple[str, int, bytes]], rev: int, params: dict[str, Any]
     ) -> None:
@@ -475,6 +483,29 @@ class SQLiteStore:
             )
             for r in rows
         ]
+
+    def current_embeddings(self, ids: Sequence[str]) -> dict[str, VectorRow]:
+        """The vectors of ``ids`` made from their present revision (others left out)."""
+        out: dict[str, VectorRow] = {}
+        conn = self._conn()
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(
+                "SELECT e.doc_id, e.rev, e.vector, d.published_ts, d.lang, d.source, d.category"
+                " FROM embeddings e JOIN documents d ON d.id = e.doc_id AND d.rev = e.rev"
+                f" WHERE e.doc_id IN ({marks})",
+                tuple(chunk),
+            ):
+                out[r["doc_id"]] = VectorRow(
+                    id=r["doc_id"],
+                    rev=int(r["rev"]),
+                    vector=r["vector"],
+                    published_ts=r["published_ts"],
+                    lang=r["lang"],
+                    source=r["source"],
+                    category=r["category"],
+                )
+        return out
 
     def index_state(self, name: str) -> tuple[int, dict[str, Any]] | None:
         row = (
@@ -544,8 +575,8 @@ class SQLiteStore:
         """Documents changed after ``rev``, oldest change first, for index catch-up."""
         conn = self._conn()
         docs = conn.execute(
-            "SELECT id, rev, title, lang, source, category, published_ts FROM documents"
-            " WHERE rev > ? ORDER BY rev LIMIT ?",
+            "SELECT id, rev, title, lang, source, category, published_ts, story_id"
+            " FROM documents WHERE rev > ? ORDER BY rev LIMIT ?",
             (rev, limit),
         ).fetchall()
         bodies = self._paragraph_texts([d["id"] for d in docs])
@@ -559,6 +590,7 @@ class SQLiteStore:
                 source=d["source"],
                 category=d["category"],
                 published_ts=d["published_ts"],
+                story=d["story_id"],
             )
             for d in docs
         ]

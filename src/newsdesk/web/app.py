@@ -22,7 +22,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from newsdesk import __version__
 from newsdesk.config import Settings
 from newsdesk.engine import Engine, open_engine
-from newsdesk.errors import InputError, NewsdeskError, NotFound, PermissionDenied
+from newsdesk.errors import (
+    BackendUnavailable,
+    InputError,
+    NewsdeskError,
+    NotFound,
+    PermissionDenied,
+)
 from newsdesk.web import api, pages
 
 HERE = Path(__file__).parent
@@ -203,6 +209,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             status, code = 404, "not_found"
         elif isinstance(exc, InputError):
             status, code = 400, "bad_request"
+        elif isinstance(exc, BackendUnavailable):
+            # A search index or service that is down: try again later, nothing is wrong
+            # with the request.
+            status, code = 503, "unavailable"
         elif isinstance(exc, PermissionDenied):
             status = exc.status
             code = "unauthorized" if status == 401 else "forbidden"
