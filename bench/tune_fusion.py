@@ -35,8 +35,8 @@ def sets() -> list[datasets.EvalSet]:
     ]
 
 
-def gather(es: datasets.EvalSet, fresh: bool) -> Collected:
-    cache = CACHE / f"{es.name}.json"
+def gather(es: datasets.EvalSet, fresh: bool, cache_dir: Path = CACHE) -> Collected:
+    cache = cache_dir / f"{es.name}.json"
     if cache.exists() and not fresh:
         data = json.loads(cache.read_text())
         data["runs"] = [QueryRun(**r) for r in data["runs"]]
@@ -53,7 +53,7 @@ def gather(es: datasets.EvalSet, fresh: bool) -> Collected:
             t2 = time.perf_counter()
             got = collect(engine, es, stored)
             got.extra = {"ingest_s": round(t1 - t0, 1), "embed_s": round(t2 - t1, 1)}
-    CACHE.mkdir(exist_ok=True)
+    cache_dir.mkdir(exist_ok=True)
     data = asdict(got)
     for r in data["runs"]:
         r["relevant"] = sorted(r["relevant"])
@@ -64,10 +64,11 @@ def gather(es: datasets.EvalSet, fresh: bool) -> Collected:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--cache", type=Path, default=CACHE, help="where collected runs are kept")
     args = ap.parse_args()
     collected = []
     for es in sets():
-        got = gather(es, args.fresh)
+        got = gather(es, args.fresh, args.cache)
         print(got.name, got.documents, "docs", len(got.runs), "queries", got.extra, flush=True)
         collected.append(got)
 

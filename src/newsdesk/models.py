@@ -329,6 +329,13 @@ class Hit:
     snippet: str = ""
     # (start, end) character offsets of the query's words inside ``snippet``.
     highlights: tuple[tuple[int, int], ...] = ()
+    # Why the result is there: the query's words it contains, and whether the
+    # embeddings found it close in meaning to the query.
+    matched: tuple[str, ...] = ()
+    by_meaning: bool = False
+    # Judged relevant with confidence (always true on the newest-first list; the
+    # relevance-sorted list goes on past the confident results).
+    confident: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +348,14 @@ class SearchResults:
     published: tuple[datetime | None, ...] = ()
     # How the results were retrieved: hybrid, lexical, semantic or browse (no query).
     retrieval: str = "lexical"
+    # Stories in this listing (paging): ``total`` for newest first; the relevance
+    # order also lists the less certain candidates after the confident ones.
+    listed: int = -1
+
+    @property
+    def pages_of(self) -> int:
+        """Stories that can be paged through (``listed``, or ``total`` when unset)."""
+        return self.listed if self.listed >= 0 else self.total
 
 
 @dataclass(frozen=True, slots=True)

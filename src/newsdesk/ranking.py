@@ -28,8 +28,9 @@ shared evaluation sets, ``bench/retrieval.md`` records the runs and the choice.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FUSIONS = ("rrf", "convex")
 
@@ -45,6 +46,39 @@ class Ranked:
     feedback: float | None = None
 
 
+# What the relevance decision looks at for each candidate, in this order (see
+# :func:`features`). Scores are made relative to the query's best where their scale
+# depends on the query; cosines stay absolute because they mean the same everywhere.
+FEATURES = (
+    "fused_rel",  # fused score / best fused score
+    "log_rank",  # log(1 + rank) in the fused list
+    "lex_rel",  # BM25 / best BM25 (0 when BM25 did not find it)
+    "has_lex",  # 1 when BM25 found it
+    "sem",  # cosine to the query (the weakest seen when not among the nearest)
+    "sem_gap",  # best cosine - this one
+    "fb",  # cosine to the feedback vector (likewise)
+    "fb_gap",  # best feedback cosine - this one
+    "log_lex_hits",  # log(1 + BM25 hits): many hits mean a broad or common word
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RelevanceModel:
+    """A logistic model of P(relevant | features); kept when ``p >= threshold``.
+
+    Fitted by ``bench/fit_relevance.py`` on judged candidates of the evaluation
+    sets; the coefficients are tied to the embedder (cosines differ by model).
+    """
+
+    weights: tuple[float, ...] = (0.0,) * len(FEATURES)
+    bias: float = 0.0
+    threshold: float = 0.5
+
+    def probability(self, row: Sequence[float]) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, row, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
 @dataclass(frozen=True, slots=True)
 class FusionParams:
     method: str = "rrf"
@@ -56,6 +90,8 @@ class FusionParams:
     feedback_weight: float = 0.5
     feedback_floor: float = 0.3
     feedback_ratio: float = 0.6
+    # None: the newest-first list keeps what :func:`broad_cutoff` keeps (no model).
+    relevance: RelevanceModel | None = field(default=None)
 
 
 def _merge(*lists: Sequence[tuple[str, float]]) -> dict[str, list[float | None]]:
@@ -107,8 +143,11 @@ def fuse(
     return [Ranked(d, scores.get(d, 0.0), *both[d]) for d in ranked]
 
 
-def cutoff(ranked: Sequence[Ranked], params: FusionParams) -> list[Ranked]:
-    """The candidates that are about the query (order kept)."""
+def broad_cutoff(ranked: Sequence[Ranked], params: FusionParams) -> list[Ranked]:
+    """The candidates that may be about the query (order kept): recall first.
+
+    This is the set ``--sort relevance`` ranks; :func:`cutoff` is the confident part.
+    """
     top_lex = max((r.lexical for r in ranked if r.lexical is not None), default=0.0)
     top_sem = max((r.semantic for r in ranked if r.semantic is not None), default=0.0)
     sem_floor = max(params.semantic_floor, params.semantic_ratio * top_sem)
@@ -124,3 +163,56 @@ def cutoff(ranked: Sequence[Ranked], params: FusionParams) -> list[Ranked]:
         if lex_ok or sem_ok or fb_ok:
             kept.append(r)
     return kept
+
+
+def features(ranked: Sequence[Ranked]) -> list[tuple[float, ...]]:
+    """One row of :data:`FEATURES` per candidate of a fused list (best first)."""
+    if not ranked:
+        return []
+    top = max(r.score for r in ranked) or 1.0
+    lex = [r.lexical for r in ranked if r.lexical is not None]
+    sem = [r.semantic for r in ranked if r.semantic is not None]
+    fb = [r.feedback for r in ranked if r.feedback is not None]
+    top_lex = max(lex, default=0.0)
+    top_sem, low_sem = max(sem, default=0.0), min(sem, default=0.0)
+    top_fb, low_fb = max(fb, default=0.0), min(fb, default=0.0)
+    hits = math.log1p(len(lex))
+    rows: list[tuple[float, ...]] = []
+    for i, r in enumerate(ranked):
+        s = r.semantic if r.semantic is not None else low_sem
+        f = r.feedback if r.feedback is not None else low_fb
+        lex_rel = r.lexical / top_lex if r.lexical is not None and top_lex > 0 else 0.0
+        rows.append(
+            (
+                r.score / top,
+                math.log1p(i),
+                lex_rel,
+                1.0 if r.lexical is not None else 0.0,
+                s,
+                top_sem - s,
+                f,
+                top_fb - f,
+                hits,
+            )
+        )
+    return rows
+
+
+def cutoff(ranked: Sequence[Ranked], params: FusionParams) -> list[Ranked]:
+    """The candidates judged relevant with confidence (order kept): precision first.
+
+    With a :class:`RelevanceModel` in ``params`` each candidate of the broad set is
+    kept when the model's probability reaches its threshold; without one this is
+    :func:`broad_cutoff`. ``ranked`` must be the whole fused list, best first (the
+    features compare each candidate with the best ones).
+    """
+    broad = broad_cutoff(ranked, params)
+    model = params.relevance
+    if model is None:
+        return broad
+    wanted = {r.id for r in broad}
+    return [
+        r
+        for r, row in zip(ranked, features(ranked), strict=True)
+        if r.id in wanted and model.probability(row) >= model.threshold
+    ]

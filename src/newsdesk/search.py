@@ -22,8 +22,8 @@ from newsdesk.errors import BackendUnavailable, InputError
 from newsdesk.index.lexical import LexicalHit, LexicalQuery
 from newsdesk.index.vectors import VectorFilter, VectorHit
 from newsdesk.models import Document, DuplicateRef, Hit, SearchResults, Summary
-from newsdesk.ranking import FusionParams, Ranked, cutoff, fuse
-from newsdesk.snippets import make_snippet
+from newsdesk.ranking import FusionParams, Ranked, broad_cutoff, cutoff, fuse
+from newsdesk.snippets import make_snippet, matched_terms
 from newsdesk.text import detect_language, tokenize
 
 SORTS = ("newest", "relevance")
@@ -300,15 +300,27 @@ class Searcher:
         norm = float(np.linalg.norm(moved))
         return (moved / norm).astype(np.float32) if norm > 0 else None
 
-    def rank(self, found: Candidates) -> list[Ranked]:
-        """Fused ranking of the relevant candidates, best first."""
+    def _params(self, mode: str) -> FusionParams:
         params = self.policy.fusion
-        # One retriever alone: its own scores order the results (its cut-off still applies).
-        if found.mode == "lexical":
-            params = replace(params, method="convex", semantic_weight=0.0)
-        elif found.mode == "semantic":
-            params = replace(params, method="convex", semantic_weight=1.0)
-        return cutoff(fuse(found.lexical, found.semantic, params, found.feedback), params)
+        # One retriever alone: its own scores order the results and its cut-off
+        # applies (the relevance model is fitted on the fused evidence only).
+        if mode == "lexical":
+            return replace(params, method="convex", semantic_weight=0.0, relevance=None)
+        if mode == "semantic":
+            return replace(params, method="convex", semantic_weight=1.0, relevance=None)
+        return params
+
+    def rank(self, found: Candidates) -> list[Ranked]:
+        """The candidates judged relevant with confidence, best first."""
+        return self.rank_all(found)[1]
+
+    def rank_all(self, found: Candidates) -> tuple[list[Ranked], list[Ranked]]:
+        """(the candidates that may be relevant, the confident ones), both best first."""
+        params = self._params(found.mode)
+        fused = fuse(found.lexical, found.semantic, params, found.feedback)
+        confident = cutoff(fused, params)
+        keep = {r.id for r in broad_cutoff(fused, params)} | {r.id for r in confident}
+        return [r for r in fused if r.id in keep], confident
 
     def search(self, request: SearchRequest) -> SearchResults:
         self._validate(request)
@@ -322,18 +334,20 @@ class Searcher:
                 return SearchResults(query=request.query, total=0, hits=(), sort=request.sort)
             browsed = self.lexical.browse(query, self.policy.max_relevant)
             ranked = [Ranked(h.id, h.score) for h in browsed]
-            sort, mode = "newest", "browse"
-        else:
-            found = self.candidates(request, parsed)
-            ranked = self.rank(found)
-            sort, mode = request.sort, found.mode
-        return self._assemble(request, parsed, ranked, sort, mode)
+            return self._assemble(request, parsed, ranked, ranked, "newest", "browse")
+        found = self.candidates(request, parsed)
+        broad, confident = self.rank_all(found)
+        # Newest first lists only what is judged relevant with confidence; the
+        # relevance order ranks every candidate, the confident ones first.
+        listed = confident if request.sort == "newest" else broad
+        return self._assemble(request, parsed, listed, confident, request.sort, found.mode)
 
     def _assemble(
         self,
         request: SearchRequest,
         parsed: ParsedQuery,
         ranked: list[Ranked],
+        confident: list[Ranked],
         sort: str,
         mode: str,
     ) -> SearchResults:
@@ -349,6 +363,11 @@ class Searcher:
             if story not in seen:
                 seen[story] = r
         stories = list(seen.items())
+        sure = {r.id for r in confident}
+        if sort == "relevance":
+            # Confident first (stable: fused order within each part).
+            stories.sort(key=lambda item: item[1].id not in sure)
+        sure_stories = {meta[r.id][0] or r.id for r in confident if r.id in meta}
         if sort == "newest":
 
             def key(item: tuple[str, Ranked]) -> tuple[bool, float, float]:
@@ -379,13 +398,18 @@ class Searcher:
                     summary=summaries.get(r.id),
                     snippet=snippet.text,
                     highlights=snippet.highlights,
+                    matched=matched_terms(doc, terms) if r.lexical is not None else (),
+                    by_meaning=r.semantic is not None or r.feedback is not None,
+                    confident=story in sure_stories,
                 )
             )
+        relevant = [(s, r) for s, r in stories if s in sure_stories]
         return SearchResults(
             query=request.query,
-            total=len(stories),
+            total=len(relevant),
             hits=tuple(out),
             sort=sort,
             retrieval=mode,
-            published=tuple(meta[r.id][1] for _, r in stories),
+            published=tuple(meta[r.id][1] for _, r in relevant),
+            listed=len(stories),
         )

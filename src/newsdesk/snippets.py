@@ -76,3 +76,14 @@ def _window(source: str, lo: int, width: int, pattern: re.Pattern[str]) -> Snipp
         (m.start() + len(prefix), m.end() + len(prefix)) for m in pattern.finditer(window)
     )
     return Snippet(prefix + window + suffix, spans)
+
+
+def matched_terms(doc: Document, terms: Sequence[str]) -> tuple[str, ...]:
+    """The query words that occur in the document's title or text, in query order."""
+    haystack = f"{doc.title}\n{doc.text}"
+    found = []
+    for term in dict.fromkeys(terms):
+        pattern = _pattern([term])
+        if pattern is not None and pattern.search(haystack):
+            found.append(term)
+    return tuple(found)

@@ -60,6 +60,18 @@ def _display_fields(doc: Document, reader: ReaderSummary | None) -> dict[str, An
     }
 
 
+def why(hit: Hit) -> str:
+    """Why a result is listed, in words: the query words it contains, or its meaning."""
+    parts = []
+    if hit.matched:
+        parts.append("matches " + ", ".join(hit.matched))
+    if hit.by_meaning:
+        parts.append("close in meaning" if hit.matched else "by meaning")
+    if not hit.confident:
+        parts.append("less certain")
+    return " · ".join(parts)
+
+
 def hit_json(hit: Hit, reader: ReaderSummary | None = None) -> dict[str, Any]:
     return {
         **_document_fields(hit.document),
@@ -69,6 +81,10 @@ def hit_json(hit: Hit, reader: ReaderSummary | None = None) -> dict[str, Any]:
         "summary": reader_json(reader, hit.summary),
         "snippet": hit.snippet,
         "snippet_highlights": [list(span) for span in hit.highlights],
+        "matched": list(hit.matched),
+        "by_meaning": hit.by_meaning,
+        "confident": hit.confident,
+        "why": why(hit),
         # True when a bullet already says what the snippet shows (pages then hide it).
         "snippet_repeats_summary": reader is not None
         and snippet_repeats(hit.snippet, reader.bullets),
@@ -85,6 +101,7 @@ def search_json(
     return {
         "query": results.query,
         "total": results.total,
+        "listed": results.pages_of,
         "sort": results.sort,
         "retrieval": results.retrieval,
         "display_language": language,

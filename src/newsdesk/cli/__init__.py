@@ -39,7 +39,7 @@ from newsdesk.engine import Engine, open_engine
 from newsdesk.models import Hit, IngestReport, IngestResult, ReaderSummary
 from newsdesk.reading import provenance, snippet_repeats
 from newsdesk.search import SearchRequest, query_notes
-from newsdesk.views import document_json, ingest_json, search_json
+from newsdesk.views import document_json, ingest_json, search_json, why
 from newsdesk.worker import enqueue
 
 
@@ -251,6 +251,8 @@ def _print_hit(i: int, hit: Hit, reader: ReaderSummary | None) -> None:
         meta += f" · {len(hit.duplicates)} other source(s): " + ", ".join(
             d.source or d.id for d in hit.duplicates
         )
+    if reason := why(hit):
+        meta += f" · {reason}"
     out.print(Text(meta, style="dim"))
     if hit.snippet and not (reader is not None and snippet_repeats(hit.snippet, reader.bullets)):
         line = Text("   ")
@@ -364,6 +366,11 @@ def search(
         err.print(
             f"{results.total} relevant result(s) for {query!r}, sorted by {results.sort}"
             f" ({results.retrieval} retrieval)"
+            + (
+                f", then {results.pages_of - results.total} less certain"
+                if results.pages_of > results.total
+                else ""
+            )
         )
     for i, hit in enumerate(results.hits, start=1 + offset):
         _print_hit(i, hit, readers.get(hit.document.id))

@@ -18,7 +18,7 @@ from newsdesk.errors import NewsdeskError
 from newsdesk.models import Document
 from newsdesk.reading import provenance, snippet_repeats
 from newsdesk.search import SORTS, SearchRequest
-from newsdesk.views import timeline
+from newsdesk.views import timeline, why
 from newsdesk.web.atom import render_atom
 
 PAGE_SIZE = 10
@@ -221,6 +221,7 @@ def register(app: FastAPI, engine: Engine, templates: Jinja2Templates) -> None:
     templates.env.globals["marked"] = _marked
     templates.env.globals["provenance"] = provenance
     templates.env.globals["snippet_repeats"] = snippet_repeats
+    templates.env.globals["why"] = why
     refresh = Refresher(engine)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -252,7 +253,7 @@ def register(app: FastAPI, engine: Engine, templates: Jinja2Templates) -> None:
             if v
         }
         undated = {k: v for k, v in params.items() if k not in ("since", "until")}
-        pages = max(1, -(-results.total // PAGE_SIZE))
+        pages = max(1, -(-results.pages_of // PAGE_SIZE))
         # A document page carries the search (and page) so it can link back to it.
         carried = urlencode({**params, "page": page}) if q else ""
         response = templates.TemplateResponse(

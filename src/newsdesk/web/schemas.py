@@ -90,6 +90,10 @@ class HitOut(DocumentFields):
     summary: SummaryOut | None
     snippet: str
     snippet_highlights: list[list[int]]
+    matched: list[str] = Field(description="The query's words found in the document")
+    by_meaning: bool = Field(description="Found close in meaning by the embeddings")
+    confident: bool = Field(description="Judged relevant with confidence")
+    why: str = Field(description="Why the result is listed, in words")
 
 
 class BucketOut(Out):
@@ -100,7 +104,10 @@ class BucketOut(Out):
 
 class SearchOut(Out):
     query: str
-    total: int
+    total: int = Field(description="Stories judged relevant with confidence")
+    listed: int = Field(
+        description="Stories in this listing (relevance order goes on past the confident)"
+    )
     sort: str
     retrieval: str
     results: list[HitOut]
