@@ -17,14 +17,19 @@ from newsdesk.cli._common import CONTEXT, State, err, handle_errors, out, print_
 from newsdesk.config import load_settings
 from newsdesk.engine import Engine, open_engine
 from newsdesk.errors import NewsdeskError
-from newsdesk.evaluation import datasets
+from newsdesk.evaluation import datasets, topics
 from newsdesk.evaluation.retrieval import MODES, collect, ingest_set, report
 from newsdesk.ranking import FusionParams
 
 DEFAULT_DATA = Path("..") / "shared" / "data"
+SETS = (*datasets.SETS, "topics")
 
 
-def _load(name: str, data: Path, max_docs: int | None, haystack: int) -> datasets.EvalSet:
+def _load(
+    name: str, data: Path, max_docs: int | None, haystack: int, split: str
+) -> datasets.EvalSet:
+    if name == "topics":
+        return topics.load_topic_set(data, split, max_docs=max_docs)
     if name == "disc":
         return datasets.load_disc(data)
     if name == "finnl":
@@ -48,6 +53,35 @@ def _table(result: dict[str, Any]) -> Table:
     return table
 
 
+def _topic_table(result: dict[str, Any]) -> Table:
+    table = Table(
+        title=(
+            f"topics ({result['split']}): {result['documents']} documents, "
+            f"{result['topics']} topics, embedder {result['embedder']}"
+        ),
+        caption="nDCG@10 graded, --sort relevance; page = default newest-first first page",
+    )
+    columns = ["topics", "bm25", *(f"{m} (xbm25)" for m in topics.RELEVANCE_MODES)]
+    columns += ["page precision", "page coverage", "total within 2x", "total/relevant"]
+    for col in columns:
+        table.add_column(col, justify="right")
+    table.add_column("lang")
+    rows = [("all", result), *result["by_lang"].items()]
+    for lang, r in rows:
+        page = r["newest_page"]
+        table.add_row(
+            str(r["topics"]),
+            f"{r['bm25_ndcg@10']:.3f}",
+            *(f"{r['ndcg@10'][m]:.3f} ({r['vs_bm25'][m]:.2f})" for m in topics.RELEVANCE_MODES),
+            f"{page['precision']:.3f}",
+            f"{page['coverage']:.3f}",
+            f"{page['total_within_2x']:.2f}",
+            f"{page['median_total_over_relevant']:.1f}",
+            lang,
+        )
+    return table
+
+
 @click.command("retrieval", context_settings=CONTEXT)
 @click.option(
     "--data",
@@ -59,11 +93,23 @@ def _table(result: dict[str, Any]) -> Table:
 @click.option(
     "--set",
     "names",
-    type=click.Choice(datasets.SETS),
+    type=click.Choice(SETS),
     multiple=True,
     help="Evaluation set to run; repeatable [all].",
 )
-@click.option("--max-docs", type=click.IntRange(1), default=None, help="Cap finnl/reuters size.")
+@click.option(
+    "--max-docs",
+    type=click.IntRange(1),
+    default=None,
+    help="Cap finnl/reuters/topics size (topics: the newest N documents).",
+)
+@click.option(
+    "--topics-split",
+    type=click.Choice(topics.SPLITS),
+    default="all",
+    show_default=True,
+    help="Which half of the topics to score: dev (for tuning), test (for reporting) or all.",
+)
 @click.option(
     "--haystack",
     type=click.IntRange(0),
@@ -80,6 +126,7 @@ def retrieval(
     names: tuple[str, ...],
     max_docs: int | None,
     haystack: int,
+    topics_split: str,
     as_json: bool,
 ) -> None:
     """Score BM25 alone, embeddings alone and the fused ranking on labelled data.
@@ -90,11 +137,18 @@ def retrieval(
     deleted afterwards).
     Prints nDCG@10, Recall@10, P@10 and how well the relevance cut-off keeps exactly
     the relevant documents.
+
+    The "topics" set (analyst topic queries over all of fin_rss_multisource, graded
+    judgments made by reading; bench/topics.md) is scored through the real searches:
+    graded nDCG@10 of `search --sort relevance` per mode beside plain BM25, per topic
+    language too, and for the default newest-first first page its precision
+    (relevant shown / shown), coverage (relevant shown / min(relevant, 10)) and how
+    often the reported total is within 2x of the number of relevant documents.
     """
     base = state.settings()
     results = []
-    for name in names or datasets.SETS:
-        evalset = _load(name, data, max_docs, haystack)
+    for name in names or SETS:
+        evalset = _load(name, data, max_docs, haystack, topics_split)
         with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
             overrides = {k: v for k, v in base.to_json().items() if k != "home"}
             overrides["embed_api_key"] = base.embed_api_key
@@ -116,9 +170,28 @@ def retrieval(
                 step = _stepper(progress, f"{name}: embedding", engine.pending_embeddings())
                 engine.embed_pending(step)
                 step = _stepper(progress, f"{name}: querying", len(evalset.queries))
-                collected = collect(engine, evalset, stored, step)
                 params = engine.searcher.policy.fusion
+                if name == "topics":
+                    runs = topics.collect_topics(engine, evalset, stored, step)
+                    result = {
+                        "set": name,
+                        "split": topics_split,
+                        "notes": evalset.notes,
+                        "documents": engine.store.count_documents(),
+                        "stories": engine.store.count_stories(),
+                        "embedder": engine.settings.embedder,
+                        **topics.topic_report(runs),
+                    }
+                else:
+                    collected = collect(engine, evalset, stored, step)
                 elapsed = time.perf_counter() - t0
+        if name == "topics":
+            result["seconds"] = round(elapsed, 1)
+            result["fusion"] = _params_json(params)
+            results.append(result)
+            if not as_json:
+                out.print(_topic_table(result))
+            continue
         result = report(collected, params)
         result["seconds"] = round(elapsed, 1)
         result["fusion"] = _params_json(params)
