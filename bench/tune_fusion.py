@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from newsdesk import load_settings, open_engine
-from newsdesk.evaluation import datasets
+from newsdesk.evaluation import datasets, topics
 from newsdesk.evaluation.retrieval import Collected, QueryRun, collect, ingest_set, score
 from newsdesk.ranking import FusionParams
 
@@ -26,16 +26,30 @@ ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CACHE = Path(tempfile.gettempdir()) / "newsdesk-tune"
 
 
-def sets() -> list[datasets.EvalSet]:
-    return [
-        datasets.load_disc(ROOT),
-        datasets.load_finnl(ROOT, splits=("eval",)),
-        datasets.load_reuters(ROOT, max_docs=1500),
-        datasets.load_wmt(ROOT, haystack=500, sentences_per_doc=2),
-    ]
+LOADERS = {
+    "disc": lambda: datasets.load_disc(ROOT),
+    "finnl": lambda: datasets.load_finnl(ROOT, splits=("eval",)),
+    "reuters": lambda: datasets.load_reuters(ROOT, max_docs=1500),
+    "wmt": lambda: datasets.load_wmt(ROOT, haystack=500, sentences_per_doc=2),
+    # All 34 topics: the relevance fit and the sweeps use the dev half only.
+    "topics": lambda: topics.load_topic_set(ROOT, "all"),
+}
 
 
-def gather(es: datasets.EvalSet, fresh: bool, cache_dir: Path = CACHE) -> Collected:
+def sets(names: str = "disc,finnl,reuters,wmt") -> list[datasets.EvalSet]:
+    return [LOADERS[n]() for n in names.split(",")]
+
+
+def relabel(got: Collected, evalset: datasets.EvalSet) -> None:
+    """Judgments added after the candidates were collected: map them onto stories."""
+    story = got.extra.get("story_of_given", {})
+    for run in got.runs:
+        run.relevant = {story[d] for d in evalset.qrels.get(run.qid, ()) if d in story}
+
+
+def gather(
+    es: datasets.EvalSet, fresh: bool, cache_dir: Path = CACHE, environ: dict[str, str] | None = None
+) -> Collected:
     cache = cache_dir / f"{es.name}.json"
     if cache.exists() and not fresh:
         data = json.loads(cache.read_text())
@@ -44,7 +58,7 @@ def gather(es: datasets.EvalSet, fresh: bool, cache_dir: Path = CACHE) -> Collec
             r.relevant = set(r.relevant)
         return Collected(**data)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(home=tmp, environ={})
+        settings = load_settings(home=tmp, environ=environ or {})
         with open_engine(settings) as engine:
             t0 = time.perf_counter()
             stored = ingest_set(engine, es)
@@ -52,7 +66,12 @@ def gather(es: datasets.EvalSet, fresh: bool, cache_dir: Path = CACHE) -> Collec
             engine.embed_pending()
             t2 = time.perf_counter()
             got = collect(engine, es, stored)
-            got.extra = {"ingest_s": round(t1 - t0, 1), "embed_s": round(t2 - t1, 1)}
+            story_of = engine.store.story_of(list(set(stored.values())))
+            got.extra = {
+                "ingest_s": round(t1 - t0, 1),
+                "embed_s": round(t2 - t1, 1),
+                "story_of_given": {g: story_of.get(s) or s for g, s in stored.items()},
+            }
     cache_dir.mkdir(exist_ok=True)
     data = asdict(got)
     for r in data["runs"]:
@@ -65,12 +84,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--cache", type=Path, default=CACHE, help="where collected runs are kept")
+    ap.add_argument("--sets", default="disc,finnl,reuters,wmt")
+    ap.add_argument("--embedder", default="", help="embedder setting (default: the default)")
+    ap.add_argument("--collect-only", action="store_true")
     args = ap.parse_args()
+    environ = {"NEWSDESK_EMBEDDER": args.embedder} if args.embedder else {}
     collected = []
-    for es in sets():
-        got = gather(es, args.fresh, args.cache)
+    for es in sets(args.sets):
+        got = gather(es, args.fresh, args.cache, environ)
+        relabel(got, es)
         print(got.name, got.documents, "docs", len(got.runs), "queries", got.extra, flush=True)
         collected.append(got)
+    if args.collect_only:
+        return
 
     print("\n== ranking (no cut-off): nDCG@10 per set; best single retriever first ==")
     best = {

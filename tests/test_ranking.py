@@ -6,7 +6,17 @@ import pytest
 
 from newsdesk.evaluation.metrics import ndcg_at, precision_at, recall_at, set_f1
 from newsdesk.models import Document, Paragraph
-from newsdesk.ranking import FusionParams, cutoff, fuse
+import math
+
+from newsdesk.ranking import (
+    FEATURES,
+    FusionParams,
+    RelevanceModel,
+    broad_cutoff,
+    cutoff,
+    features,
+    fuse,
+)
 from newsdesk.snippets import make_snippet
 
 LEX = [("a", 10.0), ("b", 6.0), ("c", 2.0)]
@@ -57,6 +67,47 @@ def test_cutoff_keeps_what_any_signal_vouches_for() -> None:
     assert kept == {"a", "b", "d"}
     strict = FusionParams(lexical_floor=0.9, semantic_floor=0.65, feedback_floor=1.0)
     assert {r.id for r in cutoff(fuse(LEX, SEM, strict, FB), strict)} == {"a"}
+
+
+def test_features_by_hand() -> None:
+    p = FusionParams(method="rrf", rrf_k=2, semantic_weight=0.75, feedback_weight=0.5)
+    ranked = fuse(LEX, SEM, p, FB)
+    rows = dict(zip([r.id for r in ranked], features(ranked), strict=True))
+    assert all(len(row) == len(FEATURES) for row in rows.values())
+    top = ranked[0].score
+    c = dict(zip(FEATURES, rows["c"], strict=True))
+    # c: BM25 only (2 of 10), not among the nearest by meaning (takes the weakest
+    # cosine seen, 0.2 of a best 0.6; feedback 0.5 of a best 0.7).
+    assert c["fused_rel"] == pytest.approx(next(r.score for r in ranked if r.id == "c") / top)
+    assert c["log_rank"] == pytest.approx(math.log1p([r.id for r in ranked].index("c")))
+    assert (c["lex_rel"], c["has_lex"]) == (pytest.approx(0.2), 1.0)
+    assert (c["sem"], c["sem_gap"]) == (pytest.approx(0.2), pytest.approx(0.4))
+    assert (c["fb"], c["fb_gap"]) == (pytest.approx(0.5), pytest.approx(0.2))
+    assert c["log_lex_hits"] == pytest.approx(math.log1p(3))
+    d = dict(zip(FEATURES, rows["d"], strict=True))
+    assert (d["lex_rel"], d["has_lex"], d["sem"], d["fb_gap"]) == (0.0, 0.0, 0.5, 0.0)
+    assert features([]) == []
+
+
+def test_relevance_model_keeps_the_confident_part_of_the_broad_set() -> None:
+    lex_only = tuple(1.0 if f == "lex_rel" else 0.0 for f in FEATURES)
+    model = RelevanceModel(weights=tuple(10 * w for w in lex_only), bias=-5.0, threshold=0.5)
+    assert model.probability([0.5 if f == "lex_rel" else 9.0 for f in FEATURES]) == 0.5
+    p = FusionParams(
+        lexical_floor=0.5,
+        semantic_floor=0.3,
+        semantic_ratio=0.8,
+        feedback_floor=0.3,
+        feedback_ratio=0.8,
+        relevance=model,
+    )
+    ranked = fuse(LEX, SEM, p, FB)
+    assert {r.id for r in broad_cutoff(ranked, p)} == {"a", "b", "d"}
+    # Kept: BM25 at least half the best (a 1.0, b 0.6); d has no BM25, c is not in
+    # the broad set whatever the model says.
+    assert {r.id for r in cutoff(ranked, p)} == {"a", "b"}
+    eager = FusionParams(relevance=RelevanceModel(bias=10.0))
+    assert {r.id for r in cutoff(ranked, eager)} == {r.id for r in broad_cutoff(ranked, eager)}
 
 
 def test_metrics() -> None:
