@@ -112,6 +112,12 @@ class Settings:
     feedback_weight: float = 0.5
     feedback_floor: float = 0.3
     feedback_ratio: float = 0.6
+    # Newest first lists only what the relevance model (fitted per embedder,
+    # bench/retrieval.md) judges relevant with confidence; false lists everything the
+    # broad cut-off keeps. relevance_threshold overrides the model's fitted
+    # probability threshold (0 = the fitted one; higher = fewer, surer results).
+    confident_only: bool = True
+    relevance_threshold: float = 0.0
     # Where the documents live: empty for SQLite in the home (one machine), or a
     # PostgreSQL URL shared by many workers and web servers ("postgresql://user@host/db";
     # a password in the URL is redacted by `newsdesk config`).
@@ -288,6 +294,8 @@ def load_settings(
         raise ConfigError("semantic_ratio must be in [0, 1]")
     if settings.feedback_docs < 0 or settings.feedback_weight < 0:
         raise ConfigError("feedback_docs and feedback_weight must not be negative")
+    if not 0.0 <= settings.relevance_threshold < 1.0:
+        raise ConfigError("relevance_threshold must be in [0, 1)")
     if settings.rrf_k <= 0:
         raise ConfigError("rrf_k must be positive")
     _check_store(settings)

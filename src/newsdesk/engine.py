@@ -69,7 +69,7 @@ from newsdesk.models import (
     Summary,
 )
 from newsdesk.pipeline import Heavy, Pending, Preparer, auto_workers, compute
-from newsdesk.ranking import FusionParams
+from newsdesk.ranking import RELEVANCE_MODELS, FusionParams, RelevanceModel
 from newsdesk.reader import SummaryReader
 from newsdesk.search import Searcher, SearchPolicy, SearchRequest, VectorBackend
 from newsdesk.store import (
@@ -175,6 +175,16 @@ EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "hashing": lambda s: HashingEmbedder(),
 }
 NO_EMBEDDER = "none"
+
+
+def relevance_model(settings: Settings) -> RelevanceModel | None:
+    """The relevance decision fitted for the configured embedder (None: the broad cut-off)."""
+    model = RELEVANCE_MODELS.get(settings.embedder)
+    if model is None or not settings.confident_only:
+        return None
+    if settings.relevance_threshold > 0:
+        return replace(model, threshold=settings.relevance_threshold)
+    return model
 
 
 def sample_corpus_path() -> Path:
@@ -373,6 +383,7 @@ class Engine:
                     feedback_weight=settings.feedback_weight,
                     feedback_floor=settings.feedback_floor,
                     feedback_ratio=settings.feedback_ratio,
+                    relevance=relevance_model(settings),
                 ),
                 default_mode=settings.search_mode,
                 feedback_docs=settings.feedback_docs,

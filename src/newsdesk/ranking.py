@@ -79,6 +79,11 @@ class RelevanceModel:
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
+# Fitted per embedder (cosines differ by model) by bench/fit_relevance.py; an
+# embedder without an entry (hashing, http) gets the broad cut-off.
+RELEVANCE_MODELS: dict[str, RelevanceModel] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class FusionParams:
     method: str = "rrf"
