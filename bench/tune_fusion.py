@@ -48,7 +48,10 @@ def relabel(got: Collected, evalset: datasets.EvalSet) -> None:
 
 
 def gather(
-    es: datasets.EvalSet, fresh: bool, cache_dir: Path = CACHE, environ: dict[str, str] | None = None
+    es: datasets.EvalSet,
+    fresh: bool,
+    cache_dir: Path = CACHE,
+    environ: dict[str, str] | None = None,
 ) -> Collected:
     cache = cache_dir / f"{es.name}.json"
     if cache.exists() and not fresh:

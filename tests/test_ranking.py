@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from newsdesk.evaluation.metrics import ndcg_at, precision_at, recall_at, set_f1
 from newsdesk.models import Document, Paragraph
-import math
-
 from newsdesk.ranking import (
     FEATURES,
     FusionParams,
