@@ -94,7 +94,7 @@ def test_stored_topics_and_judgments_are_well_formed() -> None:
 def test_qrels_reader_rejects_bad_lines(tmp_path: Path) -> None:
     bad = tmp_path / "q.tsv"
     bad.write_text("t01\trss-0\t3\n", encoding="utf-8")
-    with pytest.raises(InputError, match="q.tsv:1"):
+    with pytest.raises(InputError, match=r"q\.tsv:1"):
         load_qrels(bad)
 
 
