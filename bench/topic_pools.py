@@ -13,7 +13,7 @@ of each are pooled:
 
 Each system writes ``DIR/pools-<system>.jsonl`` rows {topic, doc}; ``--reading``
 writes, for the assessor, each pooled document not yet listed in ``DIR/read.txt``
-(title, opening, and the passages that mention the topic) to ``DIR/reading-N.txt``.
+(title, opening, and a passage that mention the topic) to ``DIR/reading-N.txt``.
 The judgments go to topics_qrels.tsv by hand. Everything stays outside the repository.
 
     .venv/bin/python bench/topic_pools.py --out /tmp/pools --systems bm25,use-m3
@@ -124,8 +124,8 @@ def _keys(query: str) -> list[str]:
 def _context(query: str, body: str) -> str:
     """Where the topic is mentioned beyond the shown opening, for long texts."""
     low = body.lower()
-    spots = sorted(i for k in _keys(query) if (i := low.find(k, 300)) >= 0)
-    return "".join(f" ...{body[max(i - 60, 0) : i + 90]}..." for i in spots[:2])
+    spots = sorted(i for k in _keys(query) if (i := low.find(k, 120)) >= 0)
+    return "".join(f" ...{body[max(i - 40, 0) : i + 60]}..." for i in spots[:1])
 
 
 def reading(args: argparse.Namespace, docs: list[dict[str, Any]], topics: list[Topic]) -> None:
@@ -152,7 +152,7 @@ def reading(args: argparse.Namespace, docs: list[dict[str, Any]], topics: list[T
                 low = body.lower()
                 hits = sum(low.count(k) for k in _keys(t.query))
                 fh.write(f"{d[4:10]} ({len(body)}ch {hits}x) {doc['title']} | ")
-                fh.write(f"{body[:300]}{_context(t.query, body)}\n")
+                fh.write(f"{body[:120]}{_context(t.query, body)}\n")
     with done_file.open("a") as fh:
         fh.write("\n".join(new) + "\n")
     print(f"reading-{n}.txt: {len(new)} documents to judge", file=sys.stderr)
