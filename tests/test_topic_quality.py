@@ -30,12 +30,13 @@ pytestmark = [
 
 GATE_DOCS = 1500
 
-# Measured on exactly this slice (default settings, use-m3); see bench/topics.md.
+# Measured on exactly this slice (default settings, use-m3, 25 topics with a relevant
+# document in it) and rounded down by ~0.02; the measured values are in the comments.
 FLOORS = {
-    "bm25_ndcg@10": 0.0,
-    "hybrid_ndcg@10": 0.0,
-    "page_precision": 0.0,
-    "page_coverage": 0.0,
+    "bm25_ndcg@10": 0.53,  # 0.5531
+    "hybrid_ndcg@10": 0.61,  # 0.6305
+    "page_precision": 0.15,  # 0.1760
+    "page_coverage": 0.35,  # 0.3733
 }
 
 
@@ -57,6 +58,6 @@ def test_topic_floors(gate: dict[str, Any]) -> None:
         "page_coverage": gate["newest_page"]["coverage"],
     }
     # Most topics keep relevant documents in the slice; the gate means something.
-    assert gate["topics"] >= 25, gate["without_relevant"]
+    assert gate["topics"] >= 24, gate["without_relevant"]
     for key, floor in FLOORS.items():
         assert got[key] >= floor, (key, got)
