@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from conftest import SHARED_DATA
+from newsdesk.cli import cli
 from newsdesk.errors import InputError
 from newsdesk.evaluation import topics
 from newsdesk.evaluation.topics import (
@@ -94,7 +97,7 @@ def test_stored_topics_and_judgments_are_well_formed() -> None:
 def test_qrels_reader_rejects_bad_lines(tmp_path: Path) -> None:
     bad = tmp_path / "q.tsv"
     bad.write_text("t01\trss-0\t3\n", encoding="utf-8")
-    with pytest.raises(InputError, match="q.tsv:1"):
+    with pytest.raises(InputError, match=r"q\.tsv:1"):
         load_qrels(bad)
 
 
@@ -106,3 +109,31 @@ def test_every_judged_document_is_in_the_corpus() -> None:
     assert len(docs) == len(ids) >= 5000
     missing = {d for judged in load_qrels().values() for d in judged} - ids
     assert not missing
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA}")
+def test_eval_retrieval_topics_command(tmp_path: Path) -> None:
+    args = ["--home", str(tmp_path / "home"), "eval", "retrieval", "--data", str(SHARED_DATA)]
+    result = CliRunner().invoke(
+        cli, [*args, "--set", "topics", "--max-docs", "150", "--topics-split", "test", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    (topic_set,) = json.loads(result.stdout)["sets"]
+    assert topic_set["set"] == "topics" and topic_set["split"] == "test"
+    assert 140 <= topic_set["documents"] <= 150
+    test_ids = {t.id for t in split_topics(load_topics(), "test")}
+    scored = {row["id"] for row in topic_set["per_topic"]}
+    assert scored | set(topic_set["without_relevant"]) == test_ids
+    assert set(topic_set["ndcg@10"]) == {"lexical", "semantic", "hybrid"}
+    page = topic_set["newest_page"]
+    assert 0 <= page["precision"] <= 1 and 0 <= page["coverage"] <= 1
+    for row in topic_set["per_topic"]:
+        assert row["relevant"] >= 1 and row["total"] >= 0
+    # The table form prints the same figures per language.
+    table = CliRunner().invoke(
+        cli, [*args, "--set", "topics", "--max-docs", "150", "--topics-split", "dev"]
+    )
+    assert table.exit_code == 0, table.output
+    assert "topics (dev)" in table.output and "bm25" in table.output

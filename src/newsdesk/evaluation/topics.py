@@ -281,8 +281,15 @@ def _summary(runs: Sequence[TopicRun]) -> dict[str, Any]:
 
 
 def topic_report(runs: Sequence[TopicRun]) -> dict[str, Any]:
-    """Overall and per-language figures, and one row per topic, JSON-ready."""
+    """Overall and per-language figures, and one row per topic, JSON-ready.
+
+    Topics with no relevant document in the corpus (possible in a ``max_docs`` slice)
+    are left out of the means and counted in ``without_relevant``.
+    """
+    without = [r.topic.id for r in runs if not r.relevant]
+    runs = [r for r in runs if r.relevant]
     result = _summary(runs)
+    result["without_relevant"] = without
     result["by_lang"] = {
         lang: _summary(same)
         for lang in LANGS
