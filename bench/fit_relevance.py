@@ -156,3 +156,51 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def topic_pages(cache: Path, params: FusionParams) -> dict[str, dict[str, float]]:
+    """The topic set's figures from the collected candidates, as the search lists them.
+
+    Graded nDCG@10 of BM25 and of the relevance order (confident first, then the
+    rest of the broad set), and the newest-first page (the confident set by
+    publish time, 10 shown) with its precision, coverage and total vs relevant.
+    """
+    from newsdesk.evaluation.topics import graded_ndcg, page_coverage, page_precision, within
+    from newsdesk.ranking import cutoff
+
+    root = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    when = {d["id"]: d["published_at"] for d in topics.load_corpus(root)}
+    data = json.loads((cache / "topics.json").read_text())
+    story = data["extra"]["story_of_given"]
+    latest: dict[str, str] = {}
+    for given, s in story.items():
+        latest[s] = max(latest.get(s, ""), str(when.get(given, "")))
+    qrels = topics.load_qrels()
+    out: dict[str, dict[str, list[float]]] = {}
+    for r in data["runs"]:
+        run = QueryRun(**r)
+        grades: dict[str, int] = {}
+        for d, g in qrels.get(run.qid, {}).items():
+            if d in story:
+                grades[story[d]] = max(g, grades.get(story[d], 0))
+        fused = fuse(run.lexical, run.semantic, params, run.feedback)
+        sure = [x.id for x in cutoff(fused, params)]
+        keep = set(sure) | {x.id for x in broad_cutoff(fused, params)}
+        order = sure + [x.id for x in fused if x.id in keep and x.id not in set(sure)]
+        page = sorted(sure, key=lambda s: latest.get(s, ""), reverse=True)[:10]
+        relevant = sum(1 for g in grades.values() if g > 0)
+        half = "dev" if run.qid in TOPIC_DEV else "test"
+        for part in ("all", half):
+            row = out.setdefault(part, {})
+            for key, value in (
+                ("bm25", graded_ndcg([x for x, _ in run.lexical], grades)),
+                ("hybrid", graded_ndcg(order, grades)),
+                ("precision", page_precision(page, grades)),
+                ("coverage", page_coverage(page, grades)),
+                ("within_2x", float(within(len(sure), relevant))),
+            ):
+                row.setdefault(key, []).append(value)
+    return {
+        part: {k: round(statistics.fmean(v), 4) for k, v in row.items()}
+        for part, row in out.items()
+    }
