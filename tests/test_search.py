@@ -63,10 +63,22 @@ def test_relevance_cutoff_keeps_unrelated_documents_out(search_engine: Engine) -
         }
 
 
-def test_newest_and_relevance_sort_the_same_relevant_set(search_engine: Engine) -> None:
-    newest = set(_ids(search_engine, "芯片", sort="newest", limit=100))
-    relevance = set(_ids(search_engine, "芯片", sort="relevance", limit=100))
-    assert newest == relevance and newest
+def test_relevance_order_lists_the_confident_results_first_then_the_rest(
+    search_engine: Engine,
+) -> None:
+    newest = search_engine.search(SearchRequest(query="芯片", limit=100))
+    relevance = search_engine.search(SearchRequest(query="芯片", sort="relevance", limit=100))
+    assert newest.total == relevance.total == len(newest.hits) > 0
+    shown = [h.document.id for h in relevance.hits]
+    sure = [h.confident for h in relevance.hits]
+    assert set(shown[: newest.total]) == {h.document.id for h in newest.hits}
+    assert sure == sorted(sure, reverse=True)  # confident first
+    assert relevance.pages_of == len(relevance.hits) >= newest.total
+    assert all(h.confident for h in newest.hits)
+    # Each hit says why it is there: words it contains, or closeness in meaning.
+    for h in relevance.hits:
+        assert h.matched or h.by_meaning
+        assert all(t in (h.document.title + h.document.text).lower() for t in h.matched)
 
 
 def test_near_duplicates_collapse_into_one_result(search_engine: Engine) -> None:
