@@ -147,3 +147,37 @@ def test_snippet_windows_and_offsets() -> None:
     lead = make_snippet(_doc("甲" * 300), ["稀土"], width=100)
     assert lead.text == "甲" * 100 + "…" and lead.highlights == ()
     assert make_snippet(_doc("短文"), []).text == "短文"
+
+
+def test_matched_terms_and_why() -> None:
+    from newsdesk.models import Hit
+    from newsdesk.snippets import matched_terms
+    from newsdesk.views import why
+
+    doc = Document(
+        id="d",
+        title="Export controls on chips",
+        paragraphs=(Paragraph(1, "稀土出口管制再收紧。"),),
+    )
+    assert matched_terms(doc, ["control", "稀土", "tariff", "control"]) == ("control", "稀土")
+    assert why(Hit(doc, 1.0, matched=("稀土",), by_meaning=True)) == (
+        "matches 稀土 · close in meaning"
+    )
+    assert why(Hit(doc, 1.0, by_meaning=True, confident=False)) == "by meaning · less certain"
+    assert why(Hit(doc, 1.0)) == ""
+
+
+def test_relevance_model_follows_the_settings(tmp_path: object) -> None:
+    from newsdesk.config import load_settings
+    from newsdesk.engine import relevance_model
+    from newsdesk.ranking import RELEVANCE_MODELS
+
+    def model(**env: str) -> RelevanceModel | None:
+        environ = {f"NEWSDESK_{k.upper()}": v for k, v in env.items()}
+        return relevance_model(load_settings(home=str(tmp_path), environ=environ))
+
+    assert model(embedder="use-m3") == RELEVANCE_MODELS["use-m3"]
+    assert model(embedder="hashing") is None
+    assert model(embedder="use-m3", confident_only="false") is None
+    tuned = model(embedder="use-m3", relevance_threshold="0.7")
+    assert tuned is not None and tuned.threshold == 0.7
