@@ -127,5 +127,11 @@ def test_search_json_has_retrieval_and_snippets(
 
 
 @pytest.mark.parametrize("query", ["chips", "芯片", "技术主权"])
-def test_newest_and_relevance_hold_the_same_set(search_engine: Engine, query: str) -> None:
-    assert set(_ids(search_engine, query)) == set(_ids(search_engine, query, sort="relevance"))
+def test_relevance_order_starts_with_the_newest_first_set(
+    search_engine: Engine, query: str
+) -> None:
+    newest = _ids(search_engine, query)
+    relevance = _ids(search_engine, query, sort="relevance")
+    assert newest and set(relevance[: len(newest)]) == set(newest)
+    # What follows is less certain, and never a filler story.
+    assert not set(relevance) & UNRELATED

@@ -80,9 +80,9 @@ def test_features_by_hand() -> None:
     # cosine seen, 0.2 of a best 0.6; feedback 0.5 of a best 0.7).
     assert c["fused_rel"] == pytest.approx(next(r.score for r in ranked if r.id == "c") / top)
     assert c["log_rank"] == pytest.approx(math.log1p([r.id for r in ranked].index("c")))
-    assert (c["lex_rel"], c["has_lex"]) == (pytest.approx(0.2), 1.0)
-    assert (c["sem"], c["sem_gap"]) == (pytest.approx(0.2), pytest.approx(0.4))
-    assert (c["fb"], c["fb_gap"]) == (pytest.approx(0.5), pytest.approx(0.2))
+    assert (c["lex_rel"], c["has_lex"]) == pytest.approx((0.2, 1.0))
+    assert (c["sem"], c["sem_gap"]) == pytest.approx((0.2, 0.4))
+    assert (c["fb"], c["fb_gap"]) == pytest.approx((0.5, 0.2))
     assert c["log_lex_hits"] == pytest.approx(math.log1p(3))
     d = dict(zip(FEATURES, rows["d"], strict=True))
     assert (d["lex_rel"], d["has_lex"], d["sem"], d["fb_gap"]) == (0.0, 0.0, 0.5, 0.0)
