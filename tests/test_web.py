@@ -214,7 +214,9 @@ def test_search_page_shows_headlines_and_valid_citations(client: httpx.Client) -
     assert set(paragraphs) <= set(result_ids(root))
 
 
-def test_search_page_is_newest_first_and_relevance_has_same_set(client: httpx.Client) -> None:
+def test_search_page_is_newest_first_and_relevance_starts_with_that_set(
+    client: httpx.Client,
+) -> None:
     root = parse_html(get_html(client, "/", q=QUERY))
     times = [
         datetime.fromisoformat(li.find("time").attrs["datetime"])
@@ -227,11 +229,17 @@ def test_search_page_is_newest_first_and_relevance_has_same_set(client: httpx.Cl
     newest = all_result_ids(client, QUERY, "newest")
     relevance = all_result_ids(client, QUERY, "relevance")
     assert len(newest) == len(set(newest)), "a document is listed twice"
-    assert sorted(newest) == sorted(relevance)
+    # The relevance order lists the confident results (the newest-first set) first,
+    # best first, then the less certain ones.
+    assert sorted(newest) == sorted(relevance[: len(newest)])
     api_relevance = get_json(client, "/api/v1/search", q=QUERY, sort="relevance", limit=100)
     assert relevance == [r["id"] for r in api_relevance["results"]]
-    scores = [r["score"] for r in api_relevance["results"]]
+    assert api_relevance["total"] == len(newest) <= api_relevance["listed"] == len(relevance)
+    sure = [r for r in api_relevance["results"] if r["confident"]]
+    assert [r["id"] for r in sure] == relevance[: len(newest)]
+    scores = [r["score"] for r in sure]
     assert scores == sorted(scores, reverse=True)
+    assert all(r["why"] for r in api_relevance["results"])
 
 
 def test_document_page_anchors_and_other_sources(client: httpx.Client) -> None:
