@@ -147,7 +147,8 @@ def main() -> None:
             feedback_ratio=fr,
         )
         m = {n: score(c, "hybrid", p) for n, c in by.items()}
-        topic = (m["finnl"]["cutoff_f1"] + m["reuters"]["cutoff_f1"]) / 2
+        labelled = [m[n]["cutoff_f1"] for n in ("finnl", "reuters") if n in m] or [0.0]
+        topic = sum(labelled) / len(labelled)
         cuts.append((topic, f"lex>={lf} cos>={sa}&{sr}xtop fb>={fa}&{fr}xtop", m))
     cuts.sort(key=lambda r: -r[0])
     for topic, label, m in cuts[:25]:
