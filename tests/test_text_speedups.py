@@ -11,9 +11,9 @@ import rjieba
 
 from conftest import SHARED_DATA
 from newsdesk import dedupe
+from newsdesk.index.lexical import index_terms
 from newsdesk.models import Document, Paragraph
 from newsdesk.summarize import extractive
-from newsdesk.index.lexical import index_terms
 from newsdesk.text import search_expansion, segment, split_sentences, tokenize
 
 _ZH_SENT_END = "。！？；!?"

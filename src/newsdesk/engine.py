@@ -187,8 +187,10 @@ _DEDUPE_STATE = "dedupe"
 # Records per store transaction, and stored documents between index catch-ups.
 BATCH = 256
 INDEX_EVERY = 1024
-# The watermark of the extractive summaries caught up after a large ingest.
+# The watermark of the extractive summaries caught up after a large ingest, and how
+# many documents an ingest keeps in memory for that catch-up.
 SUMMARIES_STATE = "summaries"
+UNSUMMARIZED_KEPT = 8192
 # A running worker heartbeats every few seconds; one silent this long is reported lost
 # (its leases expire by themselves and others take its work over).
 WORKER_LOST_AFTER = 30.0
@@ -354,6 +356,8 @@ class Engine:
         )
         # Index terms ingest workers computed for documents not yet indexed.
         self._terms: dict[str, IndexTerms] = {}
+        # Documents a large ingest stored without their summary (see ``_store``).
+        self._unsummarized: dict[str, Document] = {}
         self.clock = clock
         self._transport = transport
         self._resolver = resolver
@@ -482,6 +486,11 @@ class Engine:
             summary=heavy.summary,
             origin=item.record.origin,
         )
+        # Kept (a bounded number) for the summary catch-up after this run, which then
+        # need not read them back from the store.
+        kept = len(self._unsummarized) < UNSUMMARIZED_KEPT
+        if heavy.summary is None and kept and stored.outcome in ("accepted", "updated"):
+            self._unsummarized[doc.id] = doc
         if self.index_on_ingest and stored.outcome in ("accepted", "updated"):
             # Kept for this process's next index catch-up (cleared by it): the
             # document is not segmented a second time.
@@ -604,6 +613,7 @@ class Engine:
                 report.index_deferred = self.lexical.pending() > 0
             if large and not defer_summaries:
                 report.summarized = self._summarize_when_free(preparer, summary_progress)
+        self._unsummarized.clear()
         if not defer_embeddings:
             report.embedded = self.embed_pending(embed_progress, wait=self.embed_waits)
         return report
@@ -676,7 +686,12 @@ class Engine:
         need = [i for i in ids if i not in have or have[i].prompt_version != version]
         if not need:
             return []
-        docs = self.store.get_documents(need)
+        docs = {i: d for i in need if (d := self._unsummarized.pop(i, None)) is not None}
+        unknown = [i for i in need if i not in docs]
+        if unknown:
+            docs.update(self.store.get_documents(unknown))
+        # One changed by another process since it was kept gets a summary that is not
+        # current (its content hash differs); its newer revision is caught up next.
         return preparer.summarize([docs[i] for i in need if i in docs])
 
     def _on_demand(self, ids: Sequence[str], found: dict[str, Summary]) -> dict[str, Summary]:
@@ -736,13 +751,18 @@ class Engine:
         *,
         defer_embeddings: bool = False,
         embed_progress: Callable[[int], None] | None = None,
+        defer_summaries: bool = False,
+        summary_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
-        """Ingest files and folders (JSONL, text, Markdown, HTML, PDF), index and embed."""
+        """Ingest files and folders (JSONL, text, Markdown, HTML, PDF), index and embed
+        (see :meth:`ingest_records`)."""
         return self.ingest_records(
             iter_records(list(paths)),
             progress,
             defer_embeddings=defer_embeddings,
             embed_progress=embed_progress,
+            defer_summaries=defer_summaries,
+            summary_progress=summary_progress,
         )
 
     def fetcher(self) -> Fetcher:
