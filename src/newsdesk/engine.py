@@ -784,8 +784,11 @@ class Engine:
         *,
         defer_embeddings: bool = False,
         embed_progress: Callable[[int], None] | None = None,
+        defer_summaries: bool = False,
+        summary_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
-        """Ingest a mix of URLs (pages or feeds, fetched) and local files or folders."""
+        """Ingest a mix of URLs (pages or feeds, fetched) and local files or folders
+        (see :meth:`ingest_records`)."""
         items = [str(i) for i in inputs]
 
         def records(fetcher: Fetcher) -> Iterator[RawRecord | SourceProblem]:
@@ -801,6 +804,8 @@ class Engine:
                 progress,
                 defer_embeddings=defer_embeddings,
                 embed_progress=embed_progress,
+                defer_summaries=defer_summaries,
+                summary_progress=summary_progress,
             )
 
     # -- feeds (newsdesk.following) ------------------------------------------------------
