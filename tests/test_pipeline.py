@@ -141,3 +141,23 @@ def test_summaries_caught_up_equal_those_made_at_ingest(tmp_path: Path) -> None:
         )
     assert len(payloads[0]) > 500
     assert payloads[0] == payloads[1]
+
+
+def test_summaries_left_by_a_stopped_ingest_are_caught_up_on_start(tmp_path: Path) -> None:
+    """An ingest stopped after storing (here: its summaries deferred) leaves a watermark
+    behind; a server's start-up catch-up summarizes every such document."""
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(300))
+    overrides = {"embedder": "none", "ingest_workers": 1}
+    settings = load_settings(home=tmp_path / "home", environ={}, overrides=overrides)
+    with open_engine(settings) as engine:
+        engine.ingest_paths([path], defer_summaries=True)
+        assert engine.status()["summarized"] == 0
+    with open_engine(settings) as engine:
+        assert engine.summaries_behind()
+        thread = engine.catch_up_in_background()
+        assert thread is not None
+        thread.join()
+        assert engine.catch_up_error == ""
+        assert engine.status()["summarized"] == engine.status()["documents"] > 300
+        assert not engine.summaries_behind()
+        assert engine.catch_up_in_background() is None  # nothing left to do

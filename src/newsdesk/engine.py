@@ -597,6 +597,12 @@ class Engine:
                 report.indexed += self._index_if_free()
                 since_index = 0
 
+        if large and self.store.index_state(SUMMARIES_STATE) is None:
+            # Until now every document came with its summary: the catch-up starts here
+            # (and a crash before it finds the watermark, see :meth:`summaries_behind`).
+            self.store.set_index_state(
+                SUMMARIES_STATE, self.store.max_rev(), self._summary_params()
+            )
         with Preparer(factory, self.summarizer, workers) as preparer:
             while current is not None:
                 slots = self._front_batch(current)
@@ -907,11 +913,12 @@ class Engine:
         return done
 
     def summaries_behind(self) -> bool:
-        """Whether documents were stored since the summary catch-up last ran."""
+        """Whether documents were stored since the summary catch-up last ran (cheap:
+        two small queries, for a server's start)."""
         state = self.store.index_state(SUMMARIES_STATE)
-        if state is None or state[1] != self._summary_params():
-            return self.store.count_summarized(self.summarizer.name) < self.store.count_documents()
-        return state[0] < self.store.max_rev()
+        if state is None:
+            return False  # no large ingest ever ran: every document came with its summary
+        return state[1] != self._summary_params() or state[0] < self.store.max_rev()
 
     def catch_up_in_background(self) -> threading.Thread | None:
         """Embed, on a daemon thread, what a crash or a deferred ingest left without vectors,
