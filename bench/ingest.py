@@ -2,16 +2,23 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/ingest.py [--limit N] [--rounds 3] [--workers 0,1]
+    git archive <baseline-commit> src | tar -x -C /tmp/ingest-baseline
+    .venv/bin/python bench/ingest.py [--limit N] [--rounds 3] [--workers 1] \\
+        [--baseline-src /tmp/ingest-baseline/src]
 
-Each round and each ``--workers`` setting, in one process and one right after the
-other so that both see the same machine load: the bare tokenizer
-(``newsdesk.text.tokenize``) over every story's title and body, then a full ingest
-of the same stories (JSONL file -> validated documents -> fingerprints -> summaries
--> SQLite -> tantivy) into a fresh home. Reports throughput per wall-clock second
-and per CPU second (this process's threads and its worker processes; the CPU
-figure is what the code costs, the wall figure what a user waits on a shared
-machine), the ratios of ingest to tokenizer, and medians over the rounds.
+Each round and each ``--workers`` setting, one right after the other so that all
+see the same machine load: the bare tokenizer (``newsdesk.text.tokenize``) over
+every story's title and body in this process, then (with ``--baseline-src``) a full
+ingest by the baseline code, then one by this tree's code, each in a child process
+of its own into a fresh home (JSONL file -> validated documents -> fingerprints ->
+index terms -> summaries -> SQLite -> tantivy; no embeddings: ``embedder = none``).
+
+For this tree's code two figures are taken: **searchable** (``ingest_paths`` with
+``defer_summaries=True`` returns: every document stored and indexed, its summary
+made on demand if it is shown) and **summarized** (then ``summarize_pending``, the
+catch-up that the ingest command runs next, or a server in the background). The
+baseline makes summaries inside ingest, so its one figure is both. Throughput is
+per wall-clock second and per CPU second (the child's threads and its workers).
 """
 
 from __future__ import annotations
@@ -22,15 +29,14 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from newsdesk import load_settings, open_engine
-from newsdesk.text import tokenize
-
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cctv_xwlb"
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def load(limit: int | None) -> list[dict[str, object]]:
@@ -63,6 +69,8 @@ def _cpu() -> float:
 
 def tokenizer_rate(rows: list[dict[str, object]]) -> tuple[float, float]:
     """Docs per wall-clock second and per CPU second."""
+    from newsdesk.text import tokenize
+
     texts = [f"{r['title']}\n" + "\n".join(r["paragraphs"]) for r in rows]  # type: ignore[arg-type]
     start, cpu = time.perf_counter(), _cpu()
     for text in texts:
@@ -70,69 +78,109 @@ def tokenizer_rate(rows: list[dict[str, object]]) -> tuple[float, float]:
     return len(rows) / (time.perf_counter() - start), len(rows) / (_cpu() - cpu)
 
 
-def ingest_rate(path: Path, n: int, workers: int, tmp: Path) -> tuple[float, float, dict[str, int]]:
-    """Docs per wall-clock second and per CPU second (workers included), and outcomes."""
-    home = Path(tempfile.mkdtemp(dir=tmp))
-    settings = load_settings(home=home, overrides={"ingest_workers": workers}, environ={})
+def child(path: Path, home: Path, workers: int) -> None:
+    """One ingest in this (child) process; prints its timings as JSON."""
+    from newsdesk import load_settings, open_engine
+
+    overrides: dict[str, object] = {"ingest_workers": workers, "embedder": "none"}
+    settings = load_settings(home=home, overrides=overrides, environ={})
+    out: dict[str, object] = {}
     with open_engine(settings) as engine:
+        deferrable = hasattr(engine, "summarize_pending")
         start, cpu = time.perf_counter(), _cpu()
-        report = engine.ingest_paths([path])
-        elapsed, used = time.perf_counter() - start, _cpu() - cpu
+        if deferrable:
+            report = engine.ingest_paths([path], defer_summaries=True)
+        else:
+            report = engine.ingest_paths([path])
+        out["searchable"] = (time.perf_counter() - start, _cpu() - cpu)
+        if deferrable:
+            engine.summarize_pending()
+        out["summarized"] = (time.perf_counter() - start, _cpu() - cpu)
         status = engine.status()
     assert status["indexed"] == status["documents"], status
-    return n / elapsed, n / used, report.counts
+    assert status["summarized"] == status["documents"], status
+    out["counts"] = report.counts
+    print(json.dumps(out))
+
+
+def run_child(src: Path, path: Path, tmp: Path, workers: int) -> dict[str, object]:
+    home = Path(tempfile.mkdtemp(dir=tmp))
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    cmd = [sys.executable, __file__, "--child", str(path), "--home", str(home)]
+    cmd += ["--workers", str(workers)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"ingest child failed ({src}):\n{done.stderr}")
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N stories")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", default="0,1", help="ingest_workers settings to compare")
+    parser.add_argument("--workers", default="1", help="ingest_workers settings to compare")
+    parser.add_argument("--baseline-src", type=Path, default=None, help="src/ of the baseline")
+    parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child is not None:
+        child(args.child, args.home, int(args.workers))
+        return 0
     if not DATA.exists():
         print(f"evaluation data not found at {DATA}", file=sys.stderr)
         return 2
+    sys.path.insert(0, str(SRC))
     rows = load(args.limit)
     settings = [int(w) for w in args.workers.split(",")]
+    codes = {"ours": SRC}
+    if args.baseline_src is not None:
+        codes = {"baseline": args.baseline_src.resolve(), **codes}
+    series: dict[tuple[str, int, str], list[float]] = {}
+
+    def note(key: tuple[str, int, str], value: float) -> None:
+        series.setdefault(key, []).append(value)
+
+    tok: list[float] = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         path = tmp / "stories.jsonl"
         with path.open("w", encoding="utf-8") as fh:
             for r in rows:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        tok_wall: list[float] = []
-        tok_cpu: list[float] = []
-        wall: dict[int, list[float]] = {w: [] for w in settings}
-        cpu: dict[int, list[float]] = {w: [] for w in settings}
-        wall_ratio: dict[int, list[float]] = {w: [] for w in settings}
-        cpu_ratio: dict[int, list[float]] = {w: [] for w in settings}
+        n = len(rows)
         for rnd in range(1, args.rounds + 1):
             for w in settings:
-                # The tokenizer runs right before each ingest, so both see the same load.
+                # The tokenizer runs right before the ingests, so all see the same load.
                 t_wall, t_cpu = tokenizer_rate(rows)
-                tok_wall.append(t_wall)
-                tok_cpu.append(t_cpu)
-                i_wall, i_cpu, counts = ingest_rate(path, len(rows), w, tmp)
-                wall[w].append(i_wall)
-                cpu[w].append(i_cpu)
-                wall_ratio[w].append(i_wall / t_wall)
-                cpu_ratio[w].append(i_cpu / t_cpu)
-                busy = os.getloadavg()[0]
-                print(
-                    f"round {rnd} workers={w}: tokenizer {t_wall:6.0f} docs/s "
-                    f"({t_cpu:6.0f}/cpu-s) | ingest {i_wall:5.0f} docs/s ({i_cpu:5.0f}/cpu-s)"
-                    f" | ratio wall {i_wall / t_wall:6.1%} cpu {i_cpu / t_cpu:6.1%}"
-                    f" | load {busy:.1f} | {counts}",
-                    flush=True,
-                )
+                tok.append(t_wall)
+                line = f"round {rnd} workers={w}: tokenizer {t_wall:5.0f}/s"
+                for name, src in codes.items():
+                    got = run_child(src, path, tmp, w)
+                    for phase in ("searchable", "summarized"):
+                        wall, cpu = got[phase]  # type: ignore[misc]
+                        note((name, w, phase), (n / wall) / t_wall)
+                        note((name, w, phase + "-cpu"), (n / cpu) / t_cpu)
+                        note((name, w, phase + "-rate"), n / wall)
+                    s_wall = got["searchable"][0]  # type: ignore[index]
+                    a_wall = got["summarized"][0]  # type: ignore[index]
+                    line += (
+                        f" | {name}: searchable {n / s_wall:4.0f}/s ({n / s_wall / t_wall:5.1%})"
+                        f" summarized {n / a_wall:4.0f}/s ({n / a_wall / t_wall:5.1%})"
+                    )
+                print(f"{line} | load {os.getloadavg()[0]:.1f} | {got['counts']}", flush=True)
     med = statistics.median
-    print(f"\n{len(rows)} stories, {args.rounds} rounds, medians:")
-    print(f"  bare tokenizer        {med(tok_wall):7.0f} docs/s   {med(tok_cpu):7.0f} docs/cpu-s")
+    print(f"\n{len(rows)} stories, {args.rounds} rounds, medians (ratio = ingest / tokenizer):")
+    print(f"  bare tokenizer {med(tok):6.0f} docs/s")
     for w in settings:
-        print(
-            f"  ingest (workers={w})   {med(wall[w]):7.0f} docs/s   {med(cpu[w]):7.0f} docs/cpu-s"
-            f"   ratio wall {med(wall_ratio[w]):6.1%}  cpu {med(cpu_ratio[w]):6.1%}"
-        )
+        for name in codes:
+            for phase in ("searchable", "summarized"):
+                rate = med(series[(name, w, phase + "-rate")])
+                print(
+                    f"  {name:8s} workers={w} {phase:10s} {rate:5.0f}"
+                    f" docs/s  ratio wall {med(series[(name, w, phase)]):6.1%}"
+                    f"  cpu {med(series[(name, w, phase + '-cpu')]):6.1%}"
+                )
     return 0
 
 

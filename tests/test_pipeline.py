@@ -8,10 +8,13 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import write_jsonl
+from newsdesk import SearchRequest, load_settings, open_engine
+from newsdesk.models import Document, Summary
 from test_crash import CHARS
 
 
@@ -70,3 +73,91 @@ def test_worker_processes_store_exactly_what_one_process_stores(tmp_path: Path) 
     assert dumps[0] == dumps[1]
     stories = {row[1] for row in dumps[0]}
     assert len(stories) < len(dumps[0])  # the copies were grouped in both runs
+
+
+def _cited_correctly(summary: Summary, doc: Document) -> bool:
+    """Every bullet cites paragraphs of ``doc`` and is taken from them word for word."""
+    texts = {p.n: p.text for p in doc.paragraphs}
+    for section in summary.sections:
+        for bullet in section.bullets:
+            if not bullet.citations or any(n not in texts for n in bullet.citations):
+                return False
+            if bullet.text not in "".join(texts[n] for n in bullet.citations):
+                return False
+    return summary.content_hash == doc.content_hash and bool(summary.sections)
+
+
+def test_documents_found_right_after_a_large_ingest_have_cited_summaries(
+    store_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """A large ingest makes documents searchable before their summaries; a document
+    found or shown in between is summarized on the spot, and the catch-up does the rest."""
+    rows = _rows(600)  # three batches: summaries are caught up after indexing
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    overrides = {**store_settings, "embedder": "none", "ingest_workers": 1}
+    settings = load_settings(home=tmp_path / "home", environ={}, overrides=overrides)
+    with open_engine(settings) as engine:
+        report = engine.ingest_paths([path], defer_summaries=True)
+        stored = engine.status()["documents"]
+        assert report.summarized == 0 and stored > 500
+        assert engine.status()["summarized"] == 0  # nothing summarized yet
+        assert engine.summaries_behind()
+        engine.refresh()  # a shared store: this machine's index copy catches up
+        results = engine.search(SearchRequest(query="报道", limit=10))
+        assert len(results.hits) == 10
+        for hit in results.hits:
+            assert hit.summary is not None, hit.document.id
+            assert _cited_correctly(hit.summary, hit.document)
+        shown = engine.summary("p123")
+        assert shown is not None and _cited_correctly(shown, engine.document("p123"))
+        # Made on demand once, then kept.
+        assert engine.status()["summarized"] >= 10
+        remaining = stored - engine.status()["summarized"]
+        assert engine.summarize_pending() == remaining
+        assert engine.status()["summarized"] == stored
+        assert not engine.summaries_behind()
+        assert engine.summarize_pending() == 0  # the watermark moved past them
+
+
+def test_summaries_caught_up_equal_those_made_at_ingest(tmp_path: Path) -> None:
+    """The same documents get the same summaries whether they come in one large run
+    (summaries after indexing) or in small runs (summary made with each document)."""
+    rows = _rows(600)
+    payloads = []
+    small = [rows[i : i + 200] for i in range(0, len(rows), 200)]
+    for name, chunks in (("large", [rows]), ("small", small)):
+        settings = load_settings(
+            home=tmp_path / name, environ={}, overrides={"embedder": "none", "ingest_workers": 1}
+        )
+        with open_engine(settings) as engine:
+            for k, chunk in enumerate(chunks):
+                path = write_jsonl(tmp_path / f"{name}{k}.jsonl", chunk)
+                report = engine.ingest_paths([path])
+                made = engine.status()["documents"] if name == "large" else 0
+                assert report.summarized == made
+            assert engine.status()["summarized"] == engine.status()["documents"]
+        payloads.append(
+            [row[4] for row in _dump(tmp_path / name)]  # the summaries' JSON, by document
+        )
+    assert len(payloads[0]) > 500
+    assert payloads[0] == payloads[1]
+
+
+def test_summaries_left_by_a_stopped_ingest_are_caught_up_on_start(tmp_path: Path) -> None:
+    """An ingest stopped after storing (here: its summaries deferred) leaves a watermark
+    behind; a server's start-up catch-up summarizes every such document."""
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(300))
+    overrides = {"embedder": "none", "ingest_workers": 1}
+    settings = load_settings(home=tmp_path / "home", environ={}, overrides=overrides)
+    with open_engine(settings) as engine:
+        engine.ingest_paths([path], defer_summaries=True)
+        assert engine.status()["summarized"] == 0
+    with open_engine(settings) as engine:
+        assert engine.summaries_behind()
+        thread = engine.catch_up_in_background()
+        assert thread is not None
+        thread.join()
+        assert engine.catch_up_error == ""
+        assert engine.status()["summarized"] == engine.status()["documents"] > 300
+        assert not engine.summaries_behind()
+        assert engine.catch_up_in_background() is None  # nothing left to do

@@ -7,12 +7,14 @@ import json
 import re
 
 import pytest
+import rjieba
 
 from conftest import SHARED_DATA
 from newsdesk import dedupe
+from newsdesk.index.lexical import index_terms
 from newsdesk.models import Document, Paragraph
 from newsdesk.summarize import extractive
-from newsdesk.text import split_sentences, tokenize
+from newsdesk.text import search_expansion, segment, split_sentences, tokenize
 
 _ZH_SENT_END = "。！？；!?"
 _ABBREV_END = re.compile(
@@ -143,7 +145,61 @@ def test_extractive_sentences_match_per_sentence_tokenizing() -> None:
                 title=row["title"],
                 paragraphs=tuple(Paragraph(n, t) for n, t in enumerate(row["paragraphs"], 1)),
             )
-            for s in extractive._sentences(doc, "en"):
+            seg = segment(doc.title, [p.text for p in doc.paragraphs])
+            for s in extractive._sentences(doc, "en", seg):
                 assert s.tokens == frozenset(tokenize(s.text)), s.text
                 checked += 1
     assert checked > 3000
+
+
+_MIXED = [
+    "中华人民共和国国家发展和改革委员会今天发布了新能源汽车产业发展规划。",
+    "The semiconductor industry's supply chains are shifting; TSMC said so. 台积电表示，"
+    "先进制程的产能利用率在第三季度回升至85%以上！",
+    "  全角ＡＢＣ１２３与半角混排，数据中心、人工智能和云计算是重点。  ",
+    "U.S. regulators (the S.E.C.) reviewed it. Prices rose 3.5 percent.",
+    "",
+    "重庆市人民政府办公厅关于印发《成渝地区双城经济圈建设规划纲要》的通知？是的。",
+]
+
+
+@pytest.mark.parametrize("split", [1, 2, 3])
+def test_one_segmentation_gives_the_index_terms(split: int) -> None:
+    """The index terms derived from the summary's tokens equal jieba's search mode."""
+    title, paragraphs = _MIXED[0], _MIXED[split:] + _MIXED[:split]
+    seg = segment(title, paragraphs)
+    expected = index_terms(title, "\n".join(paragraphs))
+    assert seg.index_title() == expected.title_terms
+    assert seg.index_body() == expected.body_terms
+    assert len(seg.index_body().split()) > len(seg.paragraphs[0].all_tokens())
+
+
+def test_search_expansion_is_jiebas_search_mode() -> None:
+    for run in ["中华人民共和国国务院新闻办公室", "新能源汽车", "数据中心", "国家发展和改革委员会"]:
+        assert [t for w in rjieba.cut(run) for t in search_expansion(w)] == rjieba.cut_for_search(
+            run
+        )
+    # A word of the default mode over three characters carries its sub-words.
+    assert len(search_expansion("中华人民共和国")) > 3
+
+
+@pytest.mark.shared_data
+def test_one_segmentation_matches_index_terms_on_real_articles() -> None:
+    """On real mixed Chinese/English articles (every 13th of the set)."""
+    path = SHARED_DATA / "fin_rss_multisource" / "articles.jsonl.gz"
+    if not path.exists():
+        pytest.skip(f"shared evaluation data not found at {path}")
+    checked = 0
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i % 13:
+                continue
+            row = json.loads(line)
+            seg = segment(row["title"], row["paragraphs"])
+            expected = index_terms(row["title"], "\n".join(row["paragraphs"]))
+            assert (seg.index_title(), seg.index_body()) == (
+                expected.title_terms,
+                expected.body_terms,
+            ), row["title"]
+            checked += 1
+    assert checked > 300

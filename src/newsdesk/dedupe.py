@@ -16,7 +16,6 @@ unit codes, and each of the ``NUM_PERM`` hash functions is a multiply-shift hash
 from __future__ import annotations
 
 import re
-import struct
 import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
@@ -68,6 +67,7 @@ _MAX_WORD = 64
 _WORD_BASE = 0x100000001B3
 # BASE**i modulo 2**64, the weights of a word's characters in its polynomial hash.
 _WORD_POW = np.array([pow(_WORD_BASE, i, 2**64) for i in range(_MAX_WORD)], dtype=np.uint64)
+_MASK63 = 0x7FFFFFFFFFFFFFFF
 _EMPTY = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
 _to_simplified = opencc.OpenCC("t2s").convert
 
@@ -152,11 +152,13 @@ def signature_from_bytes(data: bytes) -> np.ndarray:
 
 def band_keys(sig: np.ndarray) -> list[int]:
     """One signed 63-bit key per band (fits an SQLite INTEGER)."""
+    data = sig.astype("<u8").tobytes()
+    width = ROWS * 8
     keys = []
     for b in range(BANDS):
-        chunk = sig[b * ROWS : (b + 1) * ROWS].astype("<u8").tobytes()
-        h = zlib.crc32(chunk, b) | (zlib.adler32(chunk, b) << 32)
-        keys.append(struct.unpack("<q", struct.pack("<Q", h & 0x7FFFFFFFFFFFFFFF))[0])
+        chunk = data[b * width : (b + 1) * width]
+        # Masked to 63 bits, the value reads the same as a signed 64-bit integer.
+        keys.append((zlib.crc32(chunk, b) | (zlib.adler32(chunk, b) << 32)) & _MASK63)
     return keys
 
 

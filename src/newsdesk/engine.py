@@ -197,6 +197,10 @@ _DEDUPE_STATE = "dedupe"
 # Records per store transaction, and stored documents between index catch-ups.
 BATCH = 256
 INDEX_EVERY = 1024
+# The watermark of the extractive summaries caught up after a large ingest, and how
+# many documents an ingest keeps in memory for that catch-up.
+SUMMARIES_STATE = "summaries"
+UNSUMMARIZED_KEPT = 8192
 # A running worker heartbeats every few seconds; one silent this long is reported lost
 # (its leases expire by themselves and others take its work over).
 WORKER_LOST_AFTER = 30.0
@@ -362,6 +366,8 @@ class Engine:
         )
         # Index terms ingest workers computed for documents not yet indexed.
         self._terms: dict[str, IndexTerms] = {}
+        # Documents a large ingest stored without their summary (see ``_store``).
+        self._unsummarized: dict[str, Document] = {}
         self.clock = clock
         self._transport = transport
         self._resolver = resolver
@@ -491,7 +497,14 @@ class Engine:
             summary=heavy.summary,
             origin=item.record.origin,
         )
-        if heavy.terms is not None and stored.outcome in ("accepted", "updated"):
+        # Kept (a bounded number) for the summary catch-up after this run, which then
+        # need not read them back from the store.
+        kept = len(self._unsummarized) < UNSUMMARIZED_KEPT
+        if heavy.summary is None and kept and stored.outcome in ("accepted", "updated"):
+            self._unsummarized[doc.id] = doc
+        if self.index_on_ingest and stored.outcome in ("accepted", "updated"):
+            # Kept for this process's next index catch-up (cleared by it): the
+            # document is not segmented a second time.
             self._terms[doc.id] = heavy.terms
         return IngestResult(
             stored.outcome,
@@ -555,6 +568,8 @@ class Engine:
         *,
         defer_embeddings: bool = False,
         embed_progress: Callable[[int], None] | None = None,
+        defer_summaries: bool = False,
+        summary_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
         """Ingest records in batches, index them, and embed them unless ``defer_embeddings``.
 
@@ -562,9 +577,15 @@ class Engine:
         :meth:`embed_pending` (``newsdesk embed``).
 
         Batches are pipelined: while one batch is written, the next is fingerprinted
-        and summarized (on worker processes when the run spans several batches and
+        and segmented (on worker processes when the run spans several batches and
         ``ingest_workers`` allows). Long runs are indexed as they go, every
         ``INDEX_EVERY`` stored documents, so other processes' searches see them early.
+
+        A run of one batch stores each document with its summary. A longer run stores
+        and indexes documents first and then catches their summaries up
+        (:meth:`summarize_pending`), unless ``defer_summaries`` leaves that to a
+        background catch-up; a document shown or found meanwhile is summarized on the
+        spot (:meth:`summaries_for`, :meth:`search`), so none is shown without one.
         """
         report = IngestReport()
         since_index = 0
@@ -587,23 +608,126 @@ class Engine:
                 report.indexed += self._index_if_free()
                 since_index = 0
 
+        if large and self.store.index_state(SUMMARIES_STATE) is None:
+            # Until now every document came with its summary: the catch-up starts here
+            # (and a crash before it finds the watermark, see :meth:`summaries_behind`).
+            self.store.set_index_state(
+                SUMMARIES_STATE, self.store.max_rev(), self._summary_params()
+            )
         with Preparer(factory, self.summarizer, workers) as preparer:
             while current is not None:
                 slots = self._front_batch(current)
                 docs = [s.doc for s in slots if isinstance(s, _Front)]
-                pending = preparer.submit(docs, background=large)
+                pending = preparer.submit(docs, background=large, summarize=not large)
                 if in_flight is not None:
                     finish(*in_flight)
                 in_flight = (slots, pending)
                 current, upcoming = upcoming, next(batches, None)
             if in_flight is not None:
                 finish(*in_flight)
-        if self.index_on_ingest:
-            report.indexed += self.index_when_free()
-            report.index_deferred = self.lexical.pending() > 0
+            if self.index_on_ingest:
+                report.indexed += self.index_when_free()
+                report.index_deferred = self.lexical.pending() > 0
+            if large and not defer_summaries:
+                report.summarized = self._summarize_when_free(preparer, summary_progress)
+        self._unsummarized.clear()
         if not defer_embeddings:
             report.embedded = self.embed_pending(embed_progress, wait=self.embed_waits)
         return report
+
+    def summarize_pending(
+        self, progress: Callable[[int], None] | None = None, *, wait: bool = True
+    ) -> int:
+        """Make the extractive summary of every document stored or changed since the
+        last catch-up that has no current one; returns how many were made.
+
+        Resumable like the index: a watermark in the store records how far it got.
+        One process at a time (a lock in the store); with ``wait`` False, another
+        process already catching up makes this a no-op (it goes on until nothing is
+        left). Summaries of documents shown before their turn are made on demand.
+        """
+        with Preparer(
+            functools.partial(build_summarizer, self.settings), self.summarizer, 1
+        ) as preparer:
+            if wait:
+                with self._lock_wait("summaries"):
+                    return self._summarize_since_watermark(preparer, progress)
+            with self.store.try_lock("summaries") as held:
+                return self._summarize_since_watermark(preparer, progress) if held else 0
+
+    def _summarize_when_free(
+        self, preparer: Preparer, progress: Callable[[int], None] | None
+    ) -> int:
+        """The summary catch-up at the end of an ingest, on its workers if it has them;
+        if another process holds the catch-up for long, that one makes them."""
+        attempts, wait = INDEX_BUSY_RETRIES
+        for _ in range(attempts):
+            with self.store.try_lock("summaries") as held:
+                if held:
+                    return self._summarize_since_watermark(preparer, progress)
+            time.sleep(wait)
+        return 0
+
+    def _summary_params(self) -> dict[str, Any]:
+        return {"summarizer": self.summarizer.name, "version": self.summarizer.version}
+
+    def _summarize_since_watermark(
+        self, preparer: Preparer, progress: Callable[[int], None] | None
+    ) -> int:
+        params = self._summary_params()
+        state = self.store.index_state(SUMMARIES_STATE)
+        if state is None or state[1] != params:
+            # First catch-up in this home, or another summarizer version: look at all.
+            self.store.set_index_state(SUMMARIES_STATE, 0, params)
+            rev = 0
+        else:
+            rev = state[0]
+        done = 0
+        while rows := self.store.rows_since(rev, BATCH):
+            made = self._missing_summaries([r.id for r in rows], preparer)
+            if made:
+                with self.store.transaction():
+                    for summary in made:
+                        self.store.put_summary(summary)
+            done += len(made)
+            rev = rows[-1].rev
+            self.store.advance_index_state(SUMMARIES_STATE, rev, params)
+            if progress is not None:
+                progress(len(rows))
+        return done
+
+    def _missing_summaries(self, ids: Sequence[str], preparer: Preparer) -> list[Summary]:
+        """Extractive summaries of those of ``ids`` without a current one (not stored)."""
+        have = self.store.get_summaries(ids, self.summarizer.name)
+        version = self.summarizer.version
+        need = [i for i in ids if i not in have or have[i].prompt_version != version]
+        if not need:
+            return []
+        docs = {i: d for i in need if (d := self._unsummarized.pop(i, None)) is not None}
+        unknown = [i for i in need if i not in docs]
+        if unknown:
+            docs.update(self.store.get_documents(unknown))
+        # One changed by another process since it was kept gets a summary that is not
+        # current (its content hash differs); its newer revision is caught up next.
+        return preparer.summarize([docs[i] for i in need if i in docs])
+
+    def _on_demand(self, ids: Sequence[str], found: dict[str, Summary]) -> dict[str, Summary]:
+        """``found`` with the extractive summary of each of ``ids`` it lacks, made now
+        (a document stored by a large ingest whose summaries are still being caught
+        up) and stored for next time."""
+        missing = [i for i in ids if i not in found]
+        if not missing:
+            return found
+        with Preparer(
+            functools.partial(build_summarizer, self.settings), self.summarizer, 1
+        ) as preparer:
+            made = self._missing_summaries(missing, preparer)
+        for summary in made:
+            found[summary.doc_id] = summary
+            # A store that refuses the write (read-only, gone) still shows the summary.
+            with contextlib.suppress(StoreError):
+                self.store.put_summary(summary)
+        return found
 
     def _index_if_free(self) -> int:
         with contextlib.suppress(SearchIndexError, BackendUnavailable):
@@ -644,13 +768,18 @@ class Engine:
         *,
         defer_embeddings: bool = False,
         embed_progress: Callable[[int], None] | None = None,
+        defer_summaries: bool = False,
+        summary_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
-        """Ingest files and folders (JSONL, text, Markdown, HTML, PDF), index and embed."""
+        """Ingest files and folders (JSONL, text, Markdown, HTML, PDF), index and embed
+        (see :meth:`ingest_records`)."""
         return self.ingest_records(
             iter_records(list(paths)),
             progress,
             defer_embeddings=defer_embeddings,
             embed_progress=embed_progress,
+            defer_summaries=defer_summaries,
+            summary_progress=summary_progress,
         )
 
     def fetcher(self) -> Fetcher:
@@ -672,8 +801,11 @@ class Engine:
         *,
         defer_embeddings: bool = False,
         embed_progress: Callable[[int], None] | None = None,
+        defer_summaries: bool = False,
+        summary_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
-        """Ingest a mix of URLs (pages or feeds, fetched) and local files or folders."""
+        """Ingest a mix of URLs (pages or feeds, fetched) and local files or folders
+        (see :meth:`ingest_records`)."""
         items = [str(i) for i in inputs]
 
         def records(fetcher: Fetcher) -> Iterator[RawRecord | SourceProblem]:
@@ -689,6 +821,8 @@ class Engine:
                 progress,
                 defer_embeddings=defer_embeddings,
                 embed_progress=embed_progress,
+                defer_summaries=defer_summaries,
+                summary_progress=summary_progress,
             )
 
     # -- feeds (newsdesk.following) ------------------------------------------------------
@@ -789,20 +923,36 @@ class Engine:
                 self.lexical.catch_up_vectors()
         return done
 
+    def summaries_behind(self) -> bool:
+        """Whether documents were stored since the summary catch-up last ran (cheap:
+        two small queries, for a server's start)."""
+        state = self.store.index_state(SUMMARIES_STATE)
+        if state is None:
+            return False  # no large ingest ever ran: every document came with its summary
+        return state[1] != self._summary_params() or state[0] < self.store.max_rev()
+
     def catch_up_in_background(self) -> threading.Thread | None:
-        """Embed, on a daemon thread, what a crash or a deferred ingest left without vectors.
+        """Embed, on a daemon thread, what a crash or a deferred ingest left without vectors,
+        after summarizing what a crash or a ``defer_summaries`` ingest left unsummarized.
 
         For long-running processes (the web server): searches run meanwhile, hybrid
         over the documents embedded so far, and :attr:`catching_up` (``/health``)
         says so. Nothing starts when every document has its vector or the stored
         vectors belong to another embedder (that needs ``newsdesk embed --rebuild``).
         """
-        if self.vectors is None or self.vectors.stale_reason or not self.pending_embeddings():
+        embed = not (self.vectors is None or self.vectors.stale_reason)
+        embed = embed and self.pending_embeddings() > 0
+        summarize = self.summaries_behind()
+        if not embed and not summarize:
             return None
 
         def run() -> None:
             try:
-                self.embed_pending()
+                if summarize:
+                    # Summaries first: milliseconds each, and shown with every hit.
+                    self.summarize_pending(wait=False)
+                if embed:
+                    self.embed_pending()
             except NewsdeskError as exc:
                 self.catch_up_error = str(exc)
             finally:
@@ -838,7 +988,12 @@ class Engine:
             )
         self._check_languages(request.langs)
         results = self.searcher.search(request)
-        preferred = self.summaries_for([h.document.id for h in results.hits], extractive=False)
+        ids = [h.document.id for h in results.hits]
+        preferred = self.summaries_for(ids, extractive=False)
+        unsummarized = [h.document.id for h in results.hits if h.summary is None]
+        if unsummarized:
+            # Found before the summary catch-up reached them: summarized now.
+            preferred = self._on_demand(unsummarized, dict(preferred))
         if not preferred:
             return results
         hits = tuple(
@@ -916,8 +1071,9 @@ class Engine:
         return doc
 
     def summary(self, doc_id: str) -> Summary | None:
-        """The extractive summary made at ingest."""
-        return self.store.get_summaries([doc_id], self.summarizer.name).get(doc_id)
+        """The extractive summary (made at ingest, by the catch-up after it, or now)."""
+        found = self.store.get_summaries([doc_id], self.summarizer.name)
+        return self._on_demand([doc_id], found).get(doc_id)
 
     def summaries_for(
         self, ids: Sequence[str], language: str | None = None, *, extractive: bool = True
@@ -932,6 +1088,7 @@ class Engine:
             missing = [i for i in ids if i not in out]
             if missing:
                 out.update(self.store.get_summaries(missing, self.summarizer.name))
+                out = self._on_demand(ids, out)
         return out
 
     def summary_for(self, doc_id: str, language: str | None = None) -> Summary | None:

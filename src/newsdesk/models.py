@@ -289,6 +289,8 @@ class IngestReport:
     results: list[IngestResult] = field(default_factory=list)
     indexed: int = 0
     embedded: int = 0
+    # Summaries made by the catch-up after a large run's documents were stored.
+    summarized: int = 0
     # True when another process held the index to the end: stored documents not yet
     # searchable are indexed by the next catch-up (any engine does one on opening).
     index_deferred: bool = False

@@ -1,8 +1,15 @@
-"""The CPU-heavy middle of ingest (fingerprint, summary), on worker processes if wanted.
+"""The CPU-heavy middle of ingest (fingerprint, index terms, summary), on worker
+processes if wanted.
+
+Each document is segmented once: the index terms and, when the summary is made at
+ingest, the summary's sentence tokens come from one pass of the tokenizer
+(:func:`newsdesk.text.segment`). Large runs leave the summary out (``summarize=False``):
+it is caught up right after the documents are stored and indexed (see
+``Engine.summarize_pending``), off the path that makes documents searchable.
 
 Validation and every write stay in the calling process; only the pure, per-document
-work is shipped to workers: the MinHash signature with its band keys, and the
-summary. Workers are forked, and only from a process with a single Python thread:
+work is shipped to workers: the MinHash signature with its band keys, the index
+terms and the summary. Workers are forked, and only from a process with a single Python thread:
 a fork copies just the calling thread, so a lock another thread held would stay
 held forever in the child (a process serving the web UI computes in-process
 instead). ``spawn``/``forkserver`` are not used because they re-import the
@@ -26,6 +33,8 @@ from newsdesk import dedupe
 from newsdesk.index.lexical import IndexTerms, index_terms
 from newsdesk.models import Document, Summary
 from newsdesk.summarize import Summarizer
+from newsdesk.summarize.extractive import ExtractiveSummarizer
+from newsdesk.text import segment
 
 SummarizerFactory = Callable[[], Summarizer]
 
@@ -36,18 +45,28 @@ class Heavy:
 
     sig: np.ndarray
     bands: list[int]
-    summary: Summary
-    terms: IndexTerms | None = None
+    summary: Summary | None
+    terms: IndexTerms
 
 
-def compute(doc: Document, summarizer: Summarizer, with_terms: bool = False) -> Heavy:
-    """Fingerprint and summary of ``doc``; with ``with_terms`` also its index terms."""
-    sig, n_shingles = dedupe.fingerprint(p.text for p in doc.paragraphs)
+def compute(doc: Document, summarizer: Summarizer, summarize: bool = True) -> Heavy:
+    """Fingerprint and index terms of ``doc``, and its summary if ``summarize``.
+
+    One segmentation serves the index and the extractive summary; the fingerprint
+    works on characters, not words (its units are measured in bench/dedupe.md).
+    """
+    texts = [p.text for p in doc.paragraphs]
+    sig, n_shingles = dedupe.fingerprint(texts)
     bands = dedupe.band_keys(sig) if n_shingles >= dedupe.MIN_SHINGLES else []
     # The body exactly as the store hands it to the index (paragraphs, one per line).
-    body = "\n".join(p.text for p in doc.paragraphs)
-    terms = index_terms(doc.title, body) if with_terms else None
-    return Heavy(sig, bands, summarizer.summarize(doc), terms)
+    body = "\n".join(texts)
+    if not summarize:
+        return Heavy(sig, bands, None, index_terms(doc.title, body))
+    if isinstance(summarizer, ExtractiveSummarizer):
+        seg = segment(doc.title, texts)
+        terms = IndexTerms(doc.title, body, seg.index_title(), seg.index_body())
+        return Heavy(sig, bands, summarizer.summarize(doc, seg), terms)
+    return Heavy(sig, bands, summarizer.summarize(doc), index_terms(doc.title, body))
 
 
 _worker_summarizer: Summarizer | None = None
@@ -58,10 +77,15 @@ def _init_worker(factory: SummarizerFactory) -> None:
     _worker_summarizer = factory()
 
 
-def _compute_in_worker(doc: Document) -> Heavy:
+def _compute_in_worker(job: tuple[Document, bool]) -> Heavy:
     assert _worker_summarizer is not None, "worker not initialised"
     # Segmenting for the index here takes it off the writing process, the bottleneck.
-    return compute(doc, _worker_summarizer, with_terms=True)
+    return compute(job[0], _worker_summarizer, job[1])
+
+
+def _summarize_in_worker(doc: Document) -> Summary:
+    assert _worker_summarizer is not None, "worker not initialised"
+    return _worker_summarizer.summarize(doc)
 
 
 class Pending:
@@ -111,14 +135,31 @@ class Preparer:
             self._pool.join()
             self._pool = None
 
-    def submit(self, docs: Sequence[Document], background: bool) -> Pending:
-        """Start computing ``docs``; in the background on workers when ``background``."""
-        if not docs or self._workers <= 1 or not background:
-            return Pending([compute(d, self._local) for d in docs], None)
+    def _started(self) -> Pool | None:
+        """The worker pool, started on first use; None when work stays in-process."""
+        if self._workers <= 1:
+            return None
         if self._pool is None:
             if threading.active_count() > 1:
-                return Pending([compute(d, self._local) for d in docs], None)
+                return None
             ctx = multiprocessing.get_context("fork")
             self._pool = ctx.Pool(self._workers, _init_worker, (self._factory,))
+        return self._pool
+
+    def submit(self, docs: Sequence[Document], background: bool, summarize: bool = True) -> Pending:
+        """Start computing ``docs`` (with summaries if ``summarize``); in the background
+        on workers when ``background``."""
+        pool = self._started() if docs and background else None
+        if pool is None:
+            return Pending([compute(d, self._local, summarize) for d in docs], None)
         chunk = max(1, len(docs) // (self._workers * 4))
-        return Pending(None, self._pool.map_async(_compute_in_worker, docs, chunksize=chunk))
+        jobs = [(d, summarize) for d in docs]
+        return Pending(None, pool.map_async(_compute_in_worker, jobs, chunksize=chunk))
+
+    def summarize(self, docs: Sequence[Document]) -> list[Summary]:
+        """Summaries of ``docs``, on the workers when there are several."""
+        pool = self._started() if len(docs) > 1 else None
+        if pool is None:
+            return [self._local.summarize(d) for d in docs]
+        chunk = max(1, len(docs) // (self._workers * 4))
+        return pool.map(_summarize_in_worker, docs, chunksize=chunk)

@@ -34,7 +34,7 @@ from newsdesk.models import Bullet, Document, Section, Summary
 from newsdesk.summarize.genre import genre
 from newsdesk.summarize.themes import LEAD_TITLE, OTHER_TITLE, THEMES, theme_of, theme_title
 from newsdesk.summarize.verify import verify
-from newsdesk.text import split_sentences, tokenize
+from newsdesk.text import Segmented, segment, split_sentences, tokenize
 
 __all__ = [
     "LEAD_TITLE",
@@ -196,27 +196,6 @@ class _Sentence:
     leans: bool = False
 
 
-# A token no sentence contains, placed between sentences so that one tokenize() call
-# per paragraph yields each sentence's tokens (the tokenizer never joins text across
-# spaces, and a Latin word never merges with Chinese): identical to tokenizing each
-# sentence on its own (checked by a test), at a third of the calls' overhead.
-_BREAK = "zqxsentbrkzqx"
-
-
-def _tokenized(sentences: list[str]) -> list[list[str]]:
-    if any(_BREAK in s for s in sentences):
-        return [tokenize(s) for s in sentences]
-    token_lists: list[list[str]] = [[]]
-    for token in tokenize(f" {_BREAK} ".join(sentences)):
-        if token == _BREAK:
-            token_lists.append([])
-        else:
-            token_lists[-1].append(token)
-    if len(token_lists) != len(sentences):
-        return [tokenize(s) for s in sentences]
-    return token_lists
-
-
 def _fold(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).lower().split())
 
@@ -230,17 +209,17 @@ def _is_heading(paragraph: str, sentences: list[str], lang: str) -> bool:
     return len(paragraph) <= 60 if lang == "zh" else len(paragraph.split()) <= 25
 
 
-def _sentences(document: Document, lang: str) -> list[_Sentence]:
+def _sentences(document: Document, lang: str, seg: Segmented) -> list[_Sentence]:
     """Every prose sentence in reading order; headings and title repeats left out."""
     title = _fold(document.title)
     out: list[_Sentence] = []
-    for p in document.paragraphs:
-        sentences = split_sentences(p.text, semicolons=False)
+    for p, part in zip(document.paragraphs, seg.paragraphs, strict=True):
+        sentences = list(part.sentences)
         if not sentences or (title and _fold(p.text) == title):
             continue
         if _is_heading(p.text, sentences, lang) or _CAPTION.search(p.text):
             continue
-        for s, tokens in zip(sentences, _tokenized(sentences), strict=True):
+        for s, tokens in zip(sentences, part.tokens, strict=True):
             out.append(
                 _Sentence(
                     p.n,
@@ -391,9 +370,14 @@ class ExtractiveSummarizer:
         # Never more than the article minus its lede, so a summary is never the article.
         return int(min(budget, article_chars - lede_chars))
 
-    def summarize(self, document: Document) -> Summary:
+    def summarize(self, document: Document, segmented: Segmented | None = None) -> Summary:
+        """Summarize ``document``; ``segmented`` is its :func:`newsdesk.text.segment`
+        when the caller has it already (ingest segments once for index and summary)."""
+        seg = segmented
+        if seg is None or len(seg.paragraphs) != len(document.paragraphs):
+            seg = segment(document.title, [p.text for p in document.paragraphs])
         lang = "zh" if document.lang in ("zh", "mixed") else "en"
-        sentences = _sentences(document, lang)
+        sentences = _sentences(document, lang, seg)
         if not any(s.usable for s in sentences):
             # Nothing but headings, ads or questions: the article's first sentence has
             # to do (still one sentence, cited).
@@ -403,7 +387,7 @@ class ExtractiveSummarizer:
                 text = (split_sentences(opening.text, semicolons=False) or [opening.text])[0]
             number = opening.n if opening is not None else 1
             sentences = [_Sentence(number, 0, text, frozenset(tokenize(text)))]
-        title_tokens = frozenset(tokenize(document.title))
+        title_tokens = frozenset(seg.title)
         df: Counter[str] = Counter()
         for s in sentences:
             df.update(s.tokens)
@@ -412,7 +396,7 @@ class ExtractiveSummarizer:
         n_para = len(document.paragraphs)
         features = [_features(s, title_tokens, weights, n_para) for s in sentences]
 
-        core = _core(document, sentences)
+        core = _core(document, sentences, title_tokens)
         article_chars = sum(len(p.text) for p in document.paragraphs)
         budget = self._budget(article_chars, len(sentences[core].text), lang)
         chosen: dict[int, int] = {core: core}  # first sentence -> last sentence of a bullet
@@ -515,22 +499,21 @@ def _bullet(sentences: list[_Sentence], first: int, last: int) -> Bullet:
     return Bullet(text=text, citations=tuple(sorted({s.paragraph for s in run})))
 
 
-def _core(document: Document, sentences: list[_Sentence]) -> int:
+def _core(document: Document, sentences: list[_Sentence], title: frozenset[str]) -> int:
     """The Core Viewpoint: a news story's lede, a report's most central sentence."""
     standalone = [i for i, s in enumerate(sentences) if s.usable and not s.leans]
     if not standalone:
         # Every usable sentence leans on another: the first usable one will have to do.
         return next((i for i, s in enumerate(sentences) if s.usable), 0)
     if genre(document) != "report":
-        return _lede(document, sentences, standalone)
+        return _lede(sentences, standalone, title)
     pool = standalone[:_CENTRALITY_LIMIT]
     scores = centrality([sentences[i].text for i in pool])
     return pool[max(range(len(pool)), key=lambda k: (scores[k], -k))]
 
 
-def _lede(document: Document, sentences: list[_Sentence], standalone: list[int]) -> int:
+def _lede(sentences: list[_Sentence], standalone: list[int], title: frozenset[str]) -> int:
     """The first sentence, unless it misses the headline and one of the next two says it."""
-    title = frozenset(tokenize(document.title))
     if not title:
         return standalone[0]
 
