@@ -330,6 +330,9 @@ class Engine:
                 self.store,
                 EMBEDDERS[settings.embedder](settings),
                 in_memory=settings.index_backend == "local",
+                directory=settings.vector_dir,
+                ann_threshold=settings.ann_threshold,
+                ann_ef=settings.ann_ef,
             )
             self.vectors.refresh()
         self.lexical: SearchIndex
