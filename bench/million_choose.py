@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from million_data import derive, derived, base_vectors
+from million_data import base_vectors, derive, derived
 
 K = 10
 
@@ -39,16 +39,24 @@ def exact_top(data: np.ndarray, queries: np.ndarray) -> np.ndarray:
         block = np.asarray(data[at : at + 100_000], dtype=np.float32)
         s = queries @ block.T
         cand = np.concatenate([best, s], axis=1)
-        ids = np.concatenate([out, np.arange(at, at + len(block))[None, :].repeat(len(queries), 0)], axis=1)
+        ids = np.concatenate(
+            [out, np.arange(at, at + len(block))[None, :].repeat(len(queries), 0)], axis=1
+        )
         top = np.argsort(-cand, axis=1)[:, :K]
         best = np.take_along_axis(cand, top, 1)
         out = np.take_along_axis(ids, top, 1)
     return out
 
 
-def run(name: str, build: Callable[[], object], query: Callable[[object, np.ndarray], np.ndarray],
-        save: Callable[[object, str], None], load: Callable[[str], object],
-        queries: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+def run(
+    name: str,
+    build: Callable[[], object],
+    query: Callable[[object, np.ndarray], np.ndarray],
+    save: Callable[[object, str], None],
+    load: Callable[[str], object],
+    queries: np.ndarray,
+    truth: np.ndarray,
+) -> dict[str, float]:
     gc.collect()
     before = rss_mb()
     t = time.perf_counter()
@@ -61,7 +69,9 @@ def run(name: str, build: Callable[[], object], query: Callable[[object, np.ndar
         t = time.perf_counter()
         found.append(query(index, q))
         times.append(time.perf_counter() - t)
-    recall = float(np.mean([len(set(f[:K]) & set(tr)) / K for f, tr in zip(found, truth, strict=True)]))
+    recall = float(
+        np.mean([len(set(f[:K]) & set(tr)) / K for f, tr in zip(found, truth, strict=True)])
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/{name}.idx"
         t = time.perf_counter()
@@ -75,14 +85,23 @@ def run(name: str, build: Callable[[], object], query: Callable[[object, np.ndar
         load_s = time.perf_counter() - t
         again = query(loaded, queries[0])
         assert len(again) > 0
-    row = {"build_s": build_s, "recall@10": recall, "p50_ms": 1000 * statistics.median(times),
-           "save_s": save_s, "load_s": load_s, "file_mb": size, "rss_mb": grown}
+    row = {
+        "build_s": build_s,
+        "recall@10": recall,
+        "p50_ms": 1000 * statistics.median(times),
+        "save_s": save_s,
+        "load_s": load_s,
+        "file_mb": size,
+        "rss_mb": grown,
+    }
     print(name, " ".join(f"{k}={v:.3f}" for k, v in row.items()), flush=True)
     return row
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--model", default="use", choices=["use", "e5"])
     ap.add_argument("--base", type=int, default=2000)
@@ -102,8 +121,14 @@ def main() -> None:
         from usearch.index import Index
 
         def u_build() -> object:
-            ix = Index(ndim=dim, metric="ip", dtype="f16", connectivity=16, expansion_add=128,
-                       expansion_search=args.ef)
+            ix = Index(
+                ndim=dim,
+                metric="ip",
+                dtype="f16",
+                connectivity=16,
+                expansion_add=128,
+                expansion_search=args.ef,
+            )
             ix.add(keys, data, threads=2)
             return ix
 
@@ -112,8 +137,15 @@ def main() -> None:
             ix.expansion_search = args.ef
             return ix
 
-        run("usearch-f16", u_build, lambda ix, q: ix.search(q, K, threads=1).keys,  # type: ignore[attr-defined]
-            lambda ix, p: ix.save(p), u_view, queries, truth)  # type: ignore[attr-defined]
+        run(
+            "usearch-f16",
+            u_build,
+            lambda ix, q: ix.search(q, K, threads=1).keys,  # type: ignore[attr-defined]
+            lambda ix, p: ix.save(p),
+            u_view,
+            queries,
+            truth,
+        )  # type: ignore[attr-defined]
     if "hnswlib" in args.only:
         import hnswlib
 
@@ -132,15 +164,24 @@ def main() -> None:
             ix.set_ef(args.ef)
             return ix
 
-        run("hnswlib-f32", h_build, lambda ix, q: ix.knn_query(q, K)[0][0],  # type: ignore[attr-defined]
-            lambda ix, p: ix.save_index(p), h_load, queries, truth)  # type: ignore[attr-defined]
+        run(
+            "hnswlib-f32",
+            h_build,
+            lambda ix, q: ix.knn_query(q, K)[0][0],  # type: ignore[attr-defined]
+            lambda ix, p: ix.save_index(p),
+            h_load,
+            queries,
+            truth,
+        )  # type: ignore[attr-defined]
     if "faiss" in args.only:
         import faiss
 
         faiss.omp_set_num_threads(2)
 
         def f_build() -> object:
-            ix = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, 16, faiss.METRIC_INNER_PRODUCT)
+            ix = faiss.IndexHNSWSQ(
+                dim, faiss.ScalarQuantizer.QT_fp16, 16, faiss.METRIC_INNER_PRODUCT
+            )
             ix.hnsw.efConstruction = 128
             ix.train(data[:10000])
             ix.add(data)
@@ -156,8 +197,15 @@ def main() -> None:
             ix.hnsw.efSearch = args.ef
             return ix
 
-        run("faiss-hnsw-sq-fp16", f_build, f_query, lambda ix, p: faiss.write_index(ix, p),
-            f_load, queries, truth)
+        run(
+            "faiss-hnsw-sq-fp16",
+            f_build,
+            f_query,
+            lambda ix, p: faiss.write_index(ix, p),
+            f_load,
+            queries,
+            truth,
+        )
 
 
 if __name__ == "__main__":

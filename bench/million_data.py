@@ -74,8 +74,12 @@ def base_vectors(model: str, n: int) -> NDArray[np.float32]:
     start = time.perf_counter()
     for at in range(0, len(texts), 32):
         rows.append(np.asarray(encode(texts[at : at + 32]), dtype=np.float32))
-        print(f"\rembedding the real subset {at + 32}/{len(texts)} "
-              f"{time.perf_counter() - start:.0f}s", end="", flush=True)
+        print(
+            f"\rembedding the real subset {at + 32}/{len(texts)} "
+            f"{time.perf_counter() - start:.0f}s",
+            end="",
+            flush=True,
+        )
     print()
     vectors = np.concatenate(rows)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -84,12 +88,17 @@ def base_vectors(model: str, n: int) -> NDArray[np.float32]:
     return vectors
 
 
+def pairs(base_n: int, n: int, seed: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The two real documents (``i``, ``j``) each derived vector mixes."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, base_n, n), rng.integers(0, base_n, n)
+
+
 def derive(base: NDArray[np.float32], n: int, seed: int) -> NDArray[np.float32]:
     """``n`` derived unit vectors (float32) from ``base``; see the module docstring."""
-    rng = np.random.default_rng(seed)
+    i, j = pairs(base.shape[0], n, seed)
+    rng = np.random.default_rng(seed + 1)
     sigma = base.std(axis=0)
-    i = rng.integers(0, base.shape[0], n)
-    j = rng.integers(0, base.shape[0], n)
     w = rng.uniform(0.55, 0.95, n).astype(np.float32)[:, None]
     v = w * base[i] + (1 - w) * base[j]
     v += NOISE * sigma * rng.standard_normal(v.shape, dtype=np.float32)
@@ -100,7 +109,7 @@ def derive(base: NDArray[np.float32], n: int, seed: int) -> NDArray[np.float32]:
 def derived(model: str, base_n: int, n: int, seed: int = 1) -> NDArray[np.float16]:
     """``n`` derived vectors as float16, cached in a file that is memory-mapped back."""
     base = base_vectors(model, base_n)
-    path = CACHE / f"derived-{model}-{base.shape[1]}-{base_n}-{n}-s{seed}.f16"
+    path = CACHE / f"derived2-{model}-{base.shape[1]}-{base_n}-{n}-s{seed}.npy"
     if not path.exists():
         tmp = path.with_suffix(".tmp")
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(n, base.shape[1]))

@@ -36,10 +36,7 @@ class FakeEmbedder:
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> NDArray[np.float32]:
         v = np.stack(
-            [
-                np.random.default_rng(zlib.crc32(t.encode())).standard_normal(self.dim)
-                for t in texts
-            ]
+            [np.random.default_rng(zlib.crc32(t.encode())).standard_normal(self.dim) for t in texts]
         ).astype(np.float32)
         out: NDArray[np.float32] = v / np.linalg.norm(v, axis=1, keepdims=True)
         return out
@@ -72,7 +69,10 @@ def add_documents(store: SQLiteStore, start: int, vectors: NDArray[np.float32]) 
     half = vectors.astype(np.float16)
     store.put_embeddings(
         NAME,
-        [(f"d{start + i}", rev_of[f"d{start + i}"], half[i].tobytes()) for i in range(len(vectors))],
+        [
+            (f"d{start + i}", rev_of[f"d{start + i}"], half[i].tobytes())
+            for i in range(len(vectors))
+        ],
         max(rev_of.values()),
         {"embedder": "fake-v1", "dim": vectors.shape[1], "text": "title+lead512", "v": 1},
     )
@@ -157,9 +157,7 @@ def test_filters_are_honoured_through_the_graph(
     assert recall(index, queries, flt) >= 0.95
 
 
-def test_deleted_and_changed_documents_are_never_found(
-    store: SQLiteStore, tmp_path: Path
-) -> None:
+def test_deleted_and_changed_documents_are_never_found(store: SQLiteStore, tmp_path: Path) -> None:
     directory = tmp_path / "vectors"
     index = open_index(store, directory)
     queries = clustered(30, seed=4)

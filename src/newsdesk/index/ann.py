@@ -115,4 +115,4 @@ class Graph:
         return keys, sims
 
     def __len__(self) -> int:
-        return int(len(self._index))
+        return len(self._index)

@@ -67,6 +67,9 @@ _FLUSH_ROWS = 20_000
 DEFAULT_ANN_THRESHOLD = 50_000
 DEFAULT_ANN_EF = 96
 _FORMAT = 2
+# Below the threshold the saved rows are also held as float32 when they fit in this
+# many bytes: the exact scan is then one product, without converting float16 rows.
+_DENSE_BYTES = 256 * 2**20
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +151,7 @@ class VectorIndex:
             # Rows [0, _saved) are in the files (memory-mapped), the rest in _tail.
             self._mapped: NDArray[np.float16] = np.zeros((0, 0), dtype=np.float16)
             self._saved = 0
+            self._dense: NDArray[np.float32] | None = None
             self._tail: NDArray[np.float32] = np.zeros((0, 0), dtype=np.float32)
             self._ts: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
             self._cols = {k: np.zeros(0, dtype=np.int32) for k in _COLS}
@@ -424,9 +428,7 @@ class VectorIndex:
         with self._refresh_lock:
             if self.directory is not None:
                 disk = self._read_disk_state()
-                if disk.get("rows", 0) > self._disk.get("rows", 0) or (
-                    self._disk and not disk
-                ):
+                if disk.get("rows", 0) > self._disk.get("rows", 0) or (self._disk and not disk):
                     # Another process saved more (or rebuilt): start from its files.
                     self._reset_memory()
                     self._open_files()
@@ -548,11 +550,25 @@ class VectorIndex:
             ):
                 self._cols[col][at] = self._codes[col].code(value)
 
+    def _densify(self) -> None:
+        """Hold the saved rows as float32 too when every search scans them and they fit."""
+        with self._lock:
+            dense, saved = self._dense, self._saved
+            if self.uses_graph or saved * self._dim * 4 > _DENSE_BYTES:
+                self._dense = None
+            elif dense is None or dense.shape[0] != saved:
+                self._dense = np.asarray(self._mapped[:saved], dtype=np.float32)
+
     def _rows(self, start: int, stop: int) -> NDArray[np.float32]:
         """Rows ``[start, stop)`` as float32 (from the mapped matrix and the tail)."""
         parts = []
+        dense = self._dense
         if start < self._saved:
-            parts.append(np.asarray(self._mapped[start : min(stop, self._saved)], np.float32))
+            end = min(stop, self._saved)
+            if dense is not None and dense.shape[0] >= end:
+                parts.append(dense[start:end])
+            else:
+                parts.append(np.asarray(self._mapped[start:end], np.float32))
         if stop > self._saved:
             lo = max(start, self._saved) - self._saved
             parts.append(self._tail[lo : stop - self._saved])
@@ -652,6 +668,8 @@ class VectorIndex:
             graph = None if exact or not self.uses_graph else self._graph
             ids = self._ids
         q = queries.astype(np.float32, copy=False)
+        if graph is None:
+            self._densify()
         start = graph.rows if graph is not None else 0
         scores = self._scan(q, start, n)
         scores[~mask[start:n]] = -np.inf
@@ -676,9 +694,7 @@ class VectorIndex:
             out[at - start : end - start] = self._rows(at, end) @ q.T
         return out
 
-    def _scan_subset(
-        self, q: NDArray[np.float32], slots: NDArray[np.int64]
-    ) -> NDArray[np.float32]:
+    def _scan_subset(self, q: NDArray[np.float32], slots: NDArray[np.int64]) -> NDArray[np.float32]:
         out = np.empty(len(slots), dtype=np.float32)
         saved = slots < self._saved
         if saved.any():
