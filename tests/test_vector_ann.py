@@ -241,3 +241,57 @@ def test_a_new_embedder_rebuilds_the_files(store: SQLiteStore, tmp_path: Path) -
     assert other.uses_graph
     hits = other.search(other.vectors_of(["d5"])[0], 1)
     assert hits[0].id == "d5"
+
+
+def test_a_server_grows_the_graph_in_the_background(store: SQLiteStore, tmp_path: Path) -> None:
+    index = VectorIndex(
+        store,
+        FakeEmbedder(),
+        directory=tmp_path / "vectors",
+        ann_threshold=THRESHOLD,
+        grow_in_background=True,
+    )
+    index.refresh()
+    queries = clustered(20, seed=9)
+    # Answers while the graph is being built are exact (the graph has no rows yet).
+    exact = index.search_batch(queries, 10, exact=True)
+    assert [h.id for h in index.search_batch(queries, 10)[0]] == [h.id for h in exact[0]]
+    index.wait_for_graph()
+    assert index.uses_graph
+    assert recall(index, queries, None) >= 0.95
+
+
+def test_the_engine_searches_through_the_graph_above_its_threshold(tmp_path: Path) -> None:
+    from conftest import write_jsonl
+    from newsdesk import SearchRequest, load_settings, open_engine
+
+    rows = [
+        {
+            "id": f"n{i}",
+            "title": f"{['芯片', '稀土', '港口', '粮食'][i % 4]} 新闻 {i}",
+            "published_at": f"2025-{i % 12 + 1:02d}-{i % 28 + 1:02d}",
+            "lang": "zh",
+            "source": f"报{i % 3}",
+            "paragraphs": [
+                f"第{i}篇关于{['芯片', '稀土', '港口', '粮食'][i % 4]}的报道，编号{i * 7}。"
+            ],
+        }
+        for i in range(120)
+    ]
+    results = {}
+    for threshold in (0, 40):
+        settings = load_settings(
+            home=tmp_path / f"home{threshold}",
+            environ={"NEWSDESK_EMBEDDER": "hashing", "NEWSDESK_ANN_THRESHOLD": str(threshold)},
+        )
+        with open_engine(settings) as engine:
+            engine.ingest_paths([write_jsonl(tmp_path / f"c{threshold}.jsonl", rows)])
+            assert engine.vectors is not None
+            assert engine.vectors.uses_graph == (threshold > 0)
+            assert (settings.vector_dir / "state.json").exists()
+            found = engine.search(
+                SearchRequest("稀土", mode="semantic", sources=("报1",), limit=50)
+            )
+            assert found.total > 0 and all(h.document.source == "报1" for h in found.hits)
+            results[threshold] = [h.document.id for h in found.hits]
+    assert results[40] == results[0]

@@ -121,6 +121,7 @@ class VectorIndex:
         directory: Path | None = None,
         ann_threshold: int = DEFAULT_ANN_THRESHOLD,
         ann_ef: int = DEFAULT_ANN_EF,
+        grow_in_background: bool = False,
     ) -> None:
         """Vectors of ``store`` made by ``embedder``.
 
@@ -129,6 +130,9 @@ class VectorIndex:
         the searchable copy is kept in files there (see the module docstring); without
         one it is built in memory from the store. ``ann_threshold``: live documents
         from which the HNSW graph answers (0 = never); ``ann_ef``: its search breadth.
+        ``grow_in_background``: build or grow the graph on a daemon thread (a server,
+        whose refreshes run in requests) rather than within :meth:`refresh`; searches
+        scan the rows it lacks exactly meanwhile.
         """
         self.store = store
         self.embedder = embedder
@@ -136,6 +140,8 @@ class VectorIndex:
         self.directory = directory if in_memory else None
         self.ann_threshold = ann_threshold
         self.ann_ef = ann_ef
+        self.grow_in_background = grow_in_background
+        self._growing: threading.Thread | None = None
         # Mutations and the swap of arrays, briefly; searches take references under it.
         self._lock = threading.RLock()
         # One refresh (store reads, file writes, graph growth) at a time.
@@ -446,7 +452,34 @@ class VectorIndex:
                 len(self._ids) > self._saved or self._deletion_seq != self._disk.get("deletion_seq")
             ):
                 self._flush()
+            if not self._graph_lags():
+                return
+            if not self.grow_in_background:
+                self._grow_graph()
+            elif self._growing is None or not self._growing.is_alive():
+                self._growing = threading.Thread(
+                    target=self._grow_graph_logged, name="vector-graph", daemon=True
+                )
+                self._growing.start()
+
+    def wait_for_graph(self) -> None:
+        """Wait until a graph being built in the background is ready (tests, benches)."""
+        growing = self._growing
+        if growing is not None:
+            growing.join()
+
+    def _grow_graph_logged(self) -> None:
+        try:
             self._grow_graph()
+        except Exception:  # a daemon thread: say why, searches go on exactly
+            log.exception("growing the vector graph failed; searches scan exactly")
+
+    def _graph_lags(self) -> bool:
+        if not self._graph_wanted():
+            return False
+        have = self._graph.rows if self._graph is not None else 0
+        lag = len(self._ids) - have
+        return self._graph is None or lag >= max(5000, min(self.ann_threshold, have // 20))
 
     def _apply_deletions(self) -> None:
         seq = self.store.deletion_seq()
@@ -460,13 +493,10 @@ class VectorIndex:
 
     def _grow_graph(self) -> None:
         """Add the rows the graph lacks once they are many (or build it the first time)."""
-        if not self._graph_wanted():
+        if not self._graph_lags():
             return
         graph = self._graph
         have = graph.rows if graph is not None else 0
-        lag = len(self._ids) - have
-        if graph is not None and lag < max(5000, min(self.ann_threshold, have // 20)):
-            return
         if self.directory is None:
             with self._lock:
                 n = len(self._ids)
