@@ -438,6 +438,8 @@ class VectorIndex:
                     # Another process saved more (or rebuilt): start from its files.
                     self._reset_memory()
                     self._open_files()
+                else:
+                    self._adopt_graph(disk)
             self._apply_deletions()
             while True:
                 rows = self.store.embedding_rows(self._loaded_rev)
@@ -509,6 +511,8 @@ class VectorIndex:
             if not mine or self._saved < have + 1:
                 return
             path = self._path("graph.usearch")
+            if self._adopt_graph(self._read_disk_state()):
+                return  # another process grew it meanwhile
             n = self._saved
             if graph is None:
                 fresh = Graph.build(self._dim, self._mapped[:n])
@@ -522,6 +526,22 @@ class VectorIndex:
             with self._lock:
                 self._graph = mapped
                 self._disk = state
+
+    def _adopt_graph(self, disk: dict[str, Any]) -> bool:
+        """Map the saved graph if another process made it larger than ours."""
+        rows = int(disk.get("graph_rows", 0))
+        have = self._graph.rows if self._graph is not None else 0
+        if rows <= have or rows > self._saved or disk.get("rows") != self._disk.get("rows"):
+            return False
+        try:
+            graph = Graph.open(self._path("graph.usearch"), rows)
+        except (OSError, ValueError, BackendUnavailable) as exc:
+            log.warning("cannot open the vector graph %s: %s", self._path("graph.usearch"), exc)
+            return False
+        with self._lock:
+            self._graph = graph
+            self._disk = dict(self._disk, graph_rows=rows)
+        return True
 
     def remove(self, ids: Sequence[str]) -> None:
         """Forget the vectors of deleted documents (the store's rows are gone already).
@@ -748,7 +768,8 @@ class VectorIndex:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         share = kept / max(1, mask.shape[0])
         want = min(limit, kept)
-        ask = int(want / share * 1.3) + 16
+        # Unfiltered, the graph's own breadth covers the misses; filtered, ask for more.
+        ask = (want if share > 0.99 else int(want / share * 1.3)) + 16
         if kept <= max(2048, self.ann_threshold // 4) or ask > mask.shape[0] // 10:
             slots = np.flatnonzero(mask).astype(np.int64)
             top, sims = _top(self._scan_subset(q, slots), limit)
