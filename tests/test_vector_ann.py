@@ -295,3 +295,23 @@ def test_the_engine_searches_through_the_graph_above_its_threshold(tmp_path: Pat
             assert found.total > 0 and all(h.document.source == "报1" for h in found.hits)
             results[threshold] = [h.document.id for h in found.hits]
     assert results[40] == results[0]
+
+
+def test_a_graph_built_elsewhere_can_be_installed(tmp_path: Path) -> None:
+    from newsdesk.errors import SearchIndexError
+    from newsdesk.index.ann import Graph
+
+    s = SQLiteStore(tmp_path / "store.sqlite3")
+    vectors = clustered(N, seed=1)
+    add_documents(s, 0, vectors)
+    index = open_index(s, tmp_path / "vectors", threshold=0)  # rows only
+    index.ann_threshold = THRESHOLD
+    Graph.build(DIM, vectors[:100]).save(tmp_path / "short.usearch")
+    with pytest.raises(SearchIndexError):
+        index.install_graph(tmp_path / "short.usearch")  # not the saved rows
+    Graph.build(DIM, vectors).save(tmp_path / "g.usearch")
+    index.install_graph(tmp_path / "g.usearch")
+    assert index.uses_graph
+    assert recall(index, clustered(30, seed=2), None) >= 0.95
+    reopened = open_index(s, tmp_path / "vectors")
+    assert reopened.uses_graph

@@ -527,6 +527,32 @@ class VectorIndex:
                 self._graph = mapped
                 self._disk = state
 
+    def install_graph(self, path: Path) -> None:
+        """Use a graph built elsewhere over this index's saved rows (keys = row numbers).
+
+        For bulk loads that build the graph from the same vectors in another process.
+
+        Raises:
+            SearchIndexError: no files, the graph does not match the saved rows, or
+                another process holds the files.
+        """
+        if self.directory is None or self._saved == 0:
+            raise SearchIndexError("install_graph needs saved vector files")
+        graph = Graph.open(path, self._saved)
+        if len(graph) != self._saved:
+            raise SearchIndexError(f"{path} holds {len(graph)} rows, the files {self._saved}")
+        with self._file_lock() as mine:
+            if not mine:
+                raise SearchIndexError(f"another process is writing {self.directory}")
+            target = self._path("graph.usearch")
+            shutil.copyfile(path, target)
+            state = dict(self._disk, graph_rows=self._saved)
+            self._replace("state.json", json.dumps(state, sort_keys=True).encode("utf-8"))
+            mapped = Graph.open(target, self._saved)
+            with self._lock:
+                self._graph = mapped
+                self._disk = state
+
     def _adopt_graph(self, disk: dict[str, Any]) -> bool:
         """Map the saved graph if another process made it larger than ours."""
         rows = int(disk.get("graph_rows", 0))
