@@ -288,6 +288,7 @@ def test_the_engine_searches_through_the_graph_above_its_threshold(tmp_path: Pat
             engine.ingest_paths([write_jsonl(tmp_path / f"c{threshold}.jsonl", rows)])
             assert engine.vectors is not None
             assert engine.vectors.uses_graph == (threshold > 0)
+            assert engine.status()["vector_search"] == ("graph" if threshold else "exact")
             assert (settings.vector_dir / "state.json").exists()
             found = engine.search(
                 SearchRequest("稀土", mode="semantic", sources=("报1",), limit=50)
