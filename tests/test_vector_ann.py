@@ -316,3 +316,18 @@ def test_a_graph_built_elsewhere_can_be_installed(tmp_path: Path) -> None:
     assert recall(index, clustered(30, seed=2), None) >= 0.95
     reopened = open_index(s, tmp_path / "vectors")
     assert reopened.uses_graph
+
+
+@pytest.mark.parametrize("dim", [384, 512])
+def test_the_graph_at_the_embedders_widths(tmp_path: Path, dim: int) -> None:
+    """e5-small's 384 and USE-m3's 512 dimensions: the files and the graph follow the store."""
+    s = SQLiteStore(tmp_path / "store.sqlite3")
+    vectors = clustered(2000, seed=1, dim=dim)
+    add_documents(s, 0, vectors)
+    index = VectorIndex(
+        s, FakeEmbedder(dim=dim), directory=tmp_path / "vectors", ann_threshold=THRESHOLD
+    )
+    index.refresh()
+    assert index.uses_graph
+    assert json.loads((tmp_path / "vectors" / "state.json").read_text())["dim"] == dim
+    assert recall(index, clustered(30, seed=2, dim=dim), VectorFilter(langs=("en",))) >= 0.95
