@@ -809,7 +809,10 @@ class VectorIndex:
             slots = np.flatnonzero(mask).astype(np.int64)
             top, sims = _top(self._scan_subset(q, slots), limit)
             return slots[top], sims
-        return keys[:limit], sims[:limit]
+        # Score the candidates as the exact scan does (the graph's float16 distances
+        # can order near-ties differently), so both paths rank alike.
+        top, sims = _top(self._scan_subset(q, keys), limit)
+        return keys[top], sims
 
 
 def _top(scores: NDArray[np.float32], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
