@@ -344,6 +344,9 @@ class Engine:
                 self.store,
                 EMBEDDERS[settings.embedder](settings),
                 in_memory=settings.index_backend == "local",
+                directory=settings.vector_dir,
+                ann_threshold=settings.ann_threshold,
+                ann_ef=settings.ann_ef,
             )
             self.vectors.refresh()
         self.lexical: SearchIndex
@@ -1233,6 +1236,17 @@ class Engine:
             "vector_index": (self.vectors.stale_reason or "ok")
             if self.vectors is not None
             else "off",
+            # How semantic search runs here: "graph" (HNSW, above ann_threshold),
+            # "exact" (every vector scanned) or "elsewhere" (OpenSearch, no vectors).
+            "vector_search": (
+                "off"
+                if self.vectors is None
+                else "elsewhere"
+                if not self.vectors.in_memory
+                else "graph"
+                if self.vectors.uses_graph
+                else "exact"
+            ),
             "queue": queue,
             "workers": [
                 {**w.to_json(), "alive": w.heartbeat_age < WORKER_LOST_AFTER}

@@ -138,6 +138,9 @@ class BodyLimit:
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """Build the ASGI app over ``engine`` (opened from ``settings`` when not given)."""
     eng = engine or open_engine(settings)
+    if eng.vectors is not None:
+        # A server grows the vector graph on a thread, never inside a request.
+        eng.vectors.grow_in_background = True
     app = FastAPI(
         title="newsdesk",
         version=__version__,
