@@ -7,19 +7,29 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import Progress
 from rich.table import Table
 
-from newsdesk.cli._common import CONTEXT, State, err, handle_errors, out, print_json, progress_bar
+from newsdesk.cli._common import (
+    CONTEXT,
+    State,
+    err,
+    handle_errors,
+    open_engine,
+    out,
+    print_json,
+    progress_bar,
+)
 from newsdesk.config import load_settings
-from newsdesk.engine import Engine, open_engine
 from newsdesk.errors import NewsdeskError
 from newsdesk.evaluation import datasets
-from newsdesk.evaluation.retrieval import MODES, collect, ingest_set, report
 from newsdesk.ranking import FusionParams
+
+if TYPE_CHECKING:
+    from newsdesk.engine import Engine
 
 DEFAULT_DATA = Path("..") / "shared" / "data"
 
@@ -91,6 +101,8 @@ def retrieval(
     Prints nDCG@10, Recall@10, P@10 and how well the relevance cut-off keeps exactly
     the relevant documents.
     """
+    from newsdesk.evaluation.retrieval import MODES, collect, ingest_set, report
+
     base = state.settings()
     results = []
     for name in names or datasets.SETS:
