@@ -548,20 +548,23 @@ def _serve(settings: Settings) -> None:
     import uvicorn  # local imports: only the serving commands need the ASGI server
     from threadpoolctl import threadpool_limits
 
-    from newsdesk.web.app import create_app
+    from newsdesk.web.app import create_app, print_ready
 
     # Requests already run in parallel threads; a multi-threaded BLAS inside each
     # query's vector scan oversubscribes the cores (measured: 30 -> 48 API req/s with
     # 8 clients on 2 cores at 30k documents, bench/web.md).
     with threadpool_limits(limits=1):
-        app = create_app(settings)
+        app = create_app(settings, on_ready=print_ready)
         engine: Engine = app.state.engine
         if engine.catching_up:
             err.print(
                 f"embedding {engine.pending_embeddings()} document(s) without vectors in the"
                 " background (see /api/v1/health)"
             )
-        err.print(f"serving on http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
+        err.print(
+            f"serving on http://{settings.host}:{settings.port}/  (Ctrl-C to stop); warming up"
+            " (/api/v1/health answers 503 until ready)"
+        )
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
