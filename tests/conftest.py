@@ -77,9 +77,17 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, engine: Engine, wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+        *,
+        wait_warm: bool = True,
+    ) -> None:
         self.port = _free_port()
-        app: ASGIApp = create_app(engine.settings, engine)
+        self.wait_warm = wait_warm
+        self.app = create_app(engine.settings, engine)
+        app: ASGIApp = self.app
         if wrap is not None:
             app = wrap(app)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
@@ -98,6 +106,10 @@ class LiveServer:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("server did not start")
             time.sleep(0.05)
+        # Ready means warm (/api/v1/health answers 503 warming_up until then).
+        while self.wait_warm and not self.app.state.warm_up.wait(0.1):
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not warm up")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -24,6 +24,9 @@ SECRET_SETTINGS = frozenset(["api_token", "llm_api_key", "embed_api_key", "libre
 TRANSLATORS = ("auto", "llm", "libretranslate", "none")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
 SEARCH_MODES = ("hybrid", "lexical", "semantic")
+# The summarizers newsdesk.engine.SUMMARIZERS builds (named here so that the CLI's
+# choices need not import the engine).
+SUMMARIZER_NAMES = ("extractive", "llm")
 FUSIONS = ("rrf", "convex")
 INDEX_BACKENDS = ("local", "opensearch")
 STORE_SCHEMES = ("postgresql://", "postgres://")

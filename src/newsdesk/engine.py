@@ -175,6 +175,9 @@ EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "hashing": lambda s: HashingEmbedder(),
 }
 NO_EMBEDDER = "none"
+# Words in both languages, so a warm-up touches the segmenter, both analysers of the
+# index and the embedder.
+WARM_UP_QUERY = "新闻 news"
 
 
 def relevance_model(settings: Settings) -> RelevanceModel | None:
@@ -965,6 +968,17 @@ class Engine:
         thread = threading.Thread(target=run, name="newsdesk-embed-catch-up", daemon=True)
         thread.start()
         return thread
+
+    def warm_up(self, query: str = WARM_UP_QUERY) -> None:
+        """Load now what the first search would load: the embedder's model, the vectors,
+        the index readers, the summaries' code; by running one hybrid search and
+        reading its summaries (in their original language: no translator is called).
+
+        A long-running server calls this before it says it is ready, so that its first
+        real query costs what any other does.
+        """
+        results = self.search(SearchRequest(query=query, limit=self.settings.default_limit))
+        self.reader_summaries([h.document for h in results.hits], "original")
 
     @property
     def catching_up(self) -> bool:

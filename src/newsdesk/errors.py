@@ -14,6 +14,7 @@ family or one branch::
     ├── SearchIndexError     the search index is missing, locked or inconsistent
     ├── PermissionDenied     a request lacks the token an endpoint requires
     ├── BackendUnavailable   an optional dependency or remote service is missing
+    │   └── WarmingUp        a server is still loading its models and indexes
     ├── EndpointError        a model or translation service failed (retryable? reachable?)
     │   ├── LLMError         the LLM endpoint failed or answered unusably (also a SummaryError)
     │   └── TranslationError a translation endpoint failed or answered unusably
@@ -87,6 +88,13 @@ class BackendUnavailable(NewsdeskError):
     def __init__(self, message: str, backend: str = "") -> None:
         super().__init__(message)
         self.backend = backend
+
+
+class WarmingUp(BackendUnavailable):
+    """A server is still loading its models and indexes; ask again in a moment."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, backend="server")
 
 
 class PermissionDenied(NewsdeskError):

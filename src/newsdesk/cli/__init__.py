@@ -10,12 +10,11 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 from rich.text import Text
-from threadpoolctl import threadpool_limits
 
 from newsdesk import __version__
 from newsdesk.cli import embed as embed_cmd
@@ -30,17 +29,20 @@ from newsdesk.cli._common import (
     State,
     err,
     handle_errors,
+    open_engine,
     out,
     print_json,
     progress_bar,
 )
 from newsdesk.config import SEARCH_MODES, SORTS, Settings
-from newsdesk.engine import Engine, open_engine
-from newsdesk.models import Hit, IngestReport, IngestResult, ReaderSummary
-from newsdesk.reading import provenance, snippet_repeats
-from newsdesk.search import SearchRequest, query_notes
-from newsdesk.views import document_json, ingest_json, search_json, why
-from newsdesk.worker import enqueue
+
+if TYPE_CHECKING:
+    from newsdesk.engine import Engine
+    from newsdesk.models import Hit, IngestReport, IngestResult, ReaderSummary
+
+# Only modules that import nothing heavy are imported above: `newsdesk --help` and
+# usage errors must not load the engine (tests/test_startup.py checks it). The
+# commands import the rest (engine, search, views) in their bodies.
 
 
 @click.group(context_settings=CONTEXT)
@@ -123,6 +125,8 @@ def _report(report: IngestReport, as_json: bool, failures: Path | None) -> None:
             )
         )
     if as_json:
+        from newsdesk.views import ingest_json
+
         print_json(ingest_json(report))
     else:
         for r in problems[:20]:
@@ -196,6 +200,8 @@ def ingest(
 
 
 def _queue(state: State, inputs: list[str], as_json: bool) -> None:
+    from newsdesk.worker import enqueue
+
     with open_engine(state.settings()) as engine:
         queued = enqueue(engine, inputs)
     if as_json:
@@ -215,6 +221,8 @@ def _fmt_time(hit_time: Any) -> str:
 
 
 def _print_summary(reader: ReaderSummary | None, indent: str = "  ") -> None:
+    from newsdesk.reading import provenance
+
     if reader is None:
         out.print(Text(f"{indent}(no summary)", style="dim"))
         return
@@ -241,6 +249,9 @@ def _print_summary(reader: ReaderSummary | None, indent: str = "  ") -> None:
 
 
 def _print_hit(i: int, hit: Hit, reader: ReaderSummary | None) -> None:
+    from newsdesk.reading import snippet_repeats
+    from newsdesk.views import why
+
     doc = hit.document
     title = reader.title if reader is not None else doc.title
     out.print(Text(f"{i}. {title}", style="bold"))
@@ -331,6 +342,9 @@ def search(
         raise click.UsageError(
             "no query: give words to search for, or --browse to list the newest documents"
         )
+    from newsdesk.search import SearchRequest, query_notes
+    from newsdesk.views import search_json
+
     settings = state.settings(translator=translator)
     request = SearchRequest(
         query=query,
@@ -400,6 +414,8 @@ def show(
     its citations and its original; one whose numbers do not survive is shown in the
     original, marked).
     """
+    from newsdesk.views import document_json
+
     settings = state.settings(translator=translator)
     lang = language or summary_lang or settings.summary_language
     with open_engine(settings) as engine:
@@ -537,22 +553,26 @@ def index_rebuild(state: State) -> None:
 
 
 def _serve(settings: Settings) -> None:
-    import uvicorn  # local import: only the serving commands need the ASGI server
+    import uvicorn  # local imports: only the serving commands need the ASGI server
+    from threadpoolctl import threadpool_limits
 
-    from newsdesk.web.app import create_app
+    from newsdesk.web.app import create_app, print_ready
 
     # Requests already run in parallel threads; a multi-threaded BLAS inside each
     # query's vector scan oversubscribes the cores (measured: 30 -> 48 API req/s with
     # 8 clients on 2 cores at 30k documents, bench/web.md).
     with threadpool_limits(limits=1):
-        app = create_app(settings)
+        app = create_app(settings, on_ready=print_ready)
         engine: Engine = app.state.engine
         if engine.catching_up:
             err.print(
                 f"embedding {engine.pending_embeddings()} document(s) without vectors in the"
                 " background (see /api/v1/health)"
             )
-        err.print(f"serving on http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
+        err.print(
+            f"serving on http://{settings.host}:{settings.port}/  (Ctrl-C to stop); warming up"
+            " (/api/v1/health answers 503 until ready)"
+        )
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 

@@ -1,4 +1,10 @@
-"""What every command module shares: consoles, state, error handling, progress bars."""
+"""What every command module shares: consoles, state, error handling, progress bars.
+
+The command modules import nothing heavy at module level: ``newsdesk --help``, every
+subcommand's ``--help`` and usage errors must not load the engine (numpy, tantivy,
+jieba, the embedders). :func:`open_engine` imports it on first use, and commands
+import what else they need (views, search, evaluation) inside their bodies.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -15,6 +21,9 @@ from rich.text import Text
 
 from newsdesk.config import Settings, load_settings
 from newsdesk.errors import NewsdeskError
+
+if TYPE_CHECKING:
+    from newsdesk.engine import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -47,6 +56,13 @@ class State:
 
     def settings(self, **overrides: Any) -> Settings:
         return load_settings(self.home, overrides)
+
+
+def open_engine(settings: Settings, **kwargs: Any) -> Engine:
+    """:func:`newsdesk.engine.open_engine`, with the engine imported on first use."""
+    from newsdesk.engine import open_engine as open_real  # heavy: numpy, tantivy, models
+
+    return open_real(settings, **kwargs)
 
 
 def handle_errors(fn: F) -> F:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import click
 
-from newsdesk.cli._common import CONTEXT, State, err, handle_errors, print_json, progress_bar
-from newsdesk.engine import open_engine
+from newsdesk.cli._common import (
+    CONTEXT,
+    State,
+    err,
+    handle_errors,
+    open_engine,
+    print_json,
+    progress_bar,
+)
 
 
 @click.command("embed", context_settings=CONTEXT)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from newsdesk import dedupe
 from newsdesk.cli._common import CONTEXT, err, handle_errors, out, print_json
-from newsdesk.evaluation import dedupe as evaluation
+
+if TYPE_CHECKING:
+    from newsdesk.evaluation.dedupe import Scores
 
 DEFAULT_THRESHOLDS = "0.3,0.35,0.4,0.45,0.5,0.55,0.6,0.7"
 
@@ -59,6 +60,9 @@ def eval_dedupe(
     stories as hard negatives), ingests it through a real engine in a temporary
     home, and prints pairwise precision and recall, then a threshold sweep.
     """
+    from newsdesk import dedupe  # heavy (numpy, opencc, the engine): imported on use
+    from newsdesk.evaluation import dedupe as evaluation
+
     try:
         sweep = [float(t) for t in thresholds.split(",") if t.strip()]
     except ValueError as exc:
@@ -88,7 +92,7 @@ def eval_dedupe(
     _print(result, engine_scores)
 
 
-def _print(result: dict[str, Any], scores: evaluation.Scores) -> None:
+def _print(result: dict[str, Any], scores: Scores) -> None:
     counts = result["set"]
     out.print(
         Text(

@@ -9,11 +9,6 @@ import click
 from rich.table import Table
 
 from newsdesk.cli._common import CONTEXT, err, handle_errors, out, print_json
-from newsdesk.evaluation.data import resolve_data_dir
-from newsdesk.evaluation.keyfacts import keyfacts_report
-from newsdesk.evaluation.numbers import build_cases, score
-from newsdesk.evaluation.summaries import summaries_report
-from newsdesk.summarize.extractive import ExtractiveSummarizer
 
 SYSTEM_LABELS = {
     "newsdesk_lead_bullet": "newsdesk lead bullet",
@@ -61,6 +56,9 @@ def eval_numbers(data: Path | None, per_group: int, seed: int, as_json: bool) ->
     (unsupported). A flag counts as positive: "this bullet has a number the cited
     paragraph does not support".
     """
+    from newsdesk.evaluation.data import resolve_data_dir
+    from newsdesk.evaluation.numbers import build_cases, score
+
     folder = resolve_data_dir(data)
     err.print(f"building the labelled set from {folder} ...")
     report = score(build_cases(folder, per_group=per_group, seed=seed)).to_json()
@@ -111,6 +109,10 @@ def eval_keyfacts(data: Path | None, verbose: bool, as_json: bool) -> None:
     article's opening) of the same length, with the summaries' length as a share of
     the article. Anchors are offsets and hashes into ../shared/data, never its text.
     """
+    from newsdesk.evaluation.data import resolve_data_dir
+    from newsdesk.evaluation.keyfacts import keyfacts_report
+    from newsdesk.summarize.extractive import ExtractiveSummarizer
+
     folder = resolve_data_dir(data)
     err.print(f"scoring key facts on {folder} ...")
     report = keyfacts_report(folder, ExtractiveSummarizer().summarize)
@@ -153,6 +155,9 @@ def eval_summaries(data: Path | None, per_source: int, per_set: int | None, as_j
     against human references, beside LEAD-1 and TextRank computed in the same run;
     (c) key-fact coverage against LEAD of the same length (as `eval keyfacts`).
     """
+    from newsdesk.evaluation.data import resolve_data_dir
+    from newsdesk.evaluation.summaries import summaries_report
+
     folder = resolve_data_dir(data)
     err.print(f"evaluating on {folder} ...")
     report = summaries_report(folder, per_source, per_set)

@@ -5,15 +5,27 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from newsdesk.cli._common import CONTEXT, State, err, handle_errors, out, print_json, progress_bar
-from newsdesk.engine import Engine, open_engine
+from newsdesk.cli._common import (
+    CONTEXT,
+    State,
+    err,
+    handle_errors,
+    open_engine,
+    out,
+    print_json,
+    progress_bar,
+)
 from newsdesk.errors import InputError
-from newsdesk.models import FeedPoll, IngestResult
+
+if TYPE_CHECKING:
+    from newsdesk.engine import Engine
+    from newsdesk.models import FeedPoll, IngestResult
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

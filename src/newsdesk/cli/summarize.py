@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from rich.table import Table
 from rich.text import Text
@@ -12,14 +14,16 @@ from newsdesk.cli._common import (
     State,
     err,
     handle_errors,
+    open_engine,
     print_json,
     progress_bar,
 )
 from newsdesk.cli.translate import NO_TRANSLATOR, print_report, run_translation
-from newsdesk.config import LANGUAGE_CODE
-from newsdesk.engine import EXTRACTIVE_SUMMARIZER, SUMMARIZERS, open_engine, translator_name
+from newsdesk.config import LANGUAGE_CODE, SUMMARIZER_NAMES
 from newsdesk.errors import ConfigError, InputError
-from newsdesk.models import SummarizeResult, TranslateReport
+
+if TYPE_CHECKING:
+    from newsdesk.models import SummarizeResult, TranslateReport
 
 
 @click.command("summarize", context_settings=CONTEXT)
@@ -28,7 +32,7 @@ from newsdesk.models import SummarizeResult, TranslateReport
 @click.option("--query", help="Summarize the documents relevant to this search.")
 @click.option(
     "--summarizer",
-    type=click.Choice(sorted(SUMMARIZERS)),
+    type=click.Choice(sorted(SUMMARIZER_NAMES)),
     default=None,
     help="extractive (offline) or llm (an OpenAI-compatible endpoint) [setting: summarizer].",
 )
@@ -90,6 +94,8 @@ def summarize(
         llm_timeout=timeout,
         llm_concurrency=concurrency,
     )
+    from newsdesk.engine import EXTRACTIVE_SUMMARIZER, translator_name
+
     name = summarizer or settings.summarizer
     if name == EXTRACTIVE_SUMMARIZER and language not in (None, "en", "zh"):
         raise InputError("extractive summaries are translated into en or zh only; --lang en|zh")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from rich.table import Table
 from rich.text import Text
@@ -12,12 +14,15 @@ from newsdesk.cli._common import (
     State,
     err,
     handle_errors,
+    open_engine,
     print_json,
     progress_bar,
 )
-from newsdesk.engine import Engine, open_engine
 from newsdesk.errors import ConfigError, InputError
-from newsdesk.models import TranslateReport, TranslateResult
+
+if TYPE_CHECKING:
+    from newsdesk.engine import Engine
+    from newsdesk.models import TranslateReport, TranslateResult
 
 NO_TRANSLATOR = (
     "no translator configured: set libretranslate_url (NEWSDESK_LIBRETRANSLATE_URL) or an"

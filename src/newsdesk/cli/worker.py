@@ -5,16 +5,21 @@ from __future__ import annotations
 import signal
 from datetime import timedelta
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from newsdesk.cli._common import CONTEXT, State, err, handle_errors, out, print_json
+from newsdesk.cli._common import CONTEXT, State, err, handle_errors, open_engine, out, print_json
 from newsdesk.cli.feeds import parse_duration
-from newsdesk.engine import open_engine
-from newsdesk.store import JOB_STATES, JobState
-from newsdesk.worker import Worker, WorkerOptions
+
+if TYPE_CHECKING:
+    from newsdesk.store import JobState
+
+# newsdesk.store.JOB_STATES, spelled out so that `--help` needs no store module
+# (tests/test_startup.py checks that they agree).
+JOB_STATES = ("queued", "running", "done", "failed")
 
 
 @click.command("worker", context_settings=CONTEXT)
@@ -67,6 +72,8 @@ def worker(
     --queue` and `newsdesk feeds add`; watch it with `newsdesk status`. SIGTERM or
     Ctrl-C finishes the current item, then exits.
     """
+    from newsdesk.worker import Worker, WorkerOptions
+
     settings = state.settings()
     options = WorkerOptions(
         lease=parse_duration(lease) if lease else timedelta(seconds=settings.worker_lease),

@@ -85,15 +85,23 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
     write = [Depends(require_write)]
 
     @app.get(
-        "/api/v1/health", tags=["meta"], response_model=schemas.HealthOut, responses=errors(500)
+        "/api/v1/health",
+        tags=["meta"],
+        response_model=schemas.HealthOut,
+        responses=errors(500, 503),
     )
     def health() -> dict[str, Any]:
-        """Liveness and the truth about every index (always open, for monitors).
+        """Readiness and the truth about every index (always open, for monitors).
 
-        ``not_indexed`` documents cannot be found by their words yet, and
+        503 with the code ``warming_up`` until the server is warm: its models and
+        indexes loaded and one query run, so that its first real query is as fast as
+        any other. ``not_indexed`` documents cannot be found by their words yet, and
         ``without_vectors`` ones not by their meaning; ``catching_up`` is true while
         this server embeds what a crash or a deferred ingest left without vectors.
         """
+        warm_up = getattr(app.state, "warm_up", None)
+        if warm_up is not None:
+            warm_up.check()
         info = engine.status()
         return {
             "ok": True,
@@ -106,6 +114,8 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
             "vector_index": info["vector_index"],
             "catching_up": engine.catching_up,
             "catch_up_error": engine.catch_up_error,
+            "warm_up_seconds": round(warm_up.seconds, 3) if warm_up is not None else 0.0,
+            "warm_up_error": warm_up.error if warm_up is not None else "",
         }
 
     @app.get(

@@ -3,10 +3,19 @@
 HTML is rendered on the server with autoescaping on, so every string that comes
 from an article, a feed or a query reaches the browser as text. A strict
 Content-Security-Policy forbids inline scripts and event handlers outright.
+
+A server is ready only when warm: :class:`WarmUp` loads the models and indexes and
+runs one query on a background thread, and ``/api/v1/health`` answers 503
+``warming_up`` until it is done, so a load balancer or a test never sends the first
+real query to a cold process.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +37,7 @@ from newsdesk.errors import (
     NewsdeskError,
     NotFound,
     PermissionDenied,
+    WarmingUp,
 )
 from newsdesk.web import api, pages
 
@@ -135,8 +145,83 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    """Build the ASGI app over ``engine`` (opened from ``settings`` when not given)."""
+class WarmUp:
+    """Warms a server's engine on a daemon thread and says when it is ready.
+
+    Ready means: the engine is open (its index caught up with the store at opening),
+    the embedder's model and the vectors are loaded, one search has run and the page
+    templates are compiled. A warm-up that fails (an embedding endpoint that is down)
+    still ends in ready, with :attr:`error` saying why: the server can serve lexical
+    search, and health reports the problem rather than staying unavailable.
+    Embedding documents left without vectors is not part of it: that goes on in the
+    background while the server serves, and health reports it as ``catching_up``.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        templates: Jinja2Templates,
+        on_ready: Callable[[WarmUp], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.templates = templates
+        self.on_ready = on_ready
+        self.error = ""
+        self.seconds = 0.0
+        self._ready = threading.Event()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def check(self) -> None:
+        """Raise :class:`WarmingUp` until the server is warm."""
+        if not self.ready:
+            raise WarmingUp("warming up: loading the models and indexes; retry in a moment")
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="newsdesk-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.engine.warm_up()
+            env = self.templates.env
+            for name in env.list_templates():
+                env.get_template(name)
+        except Exception as exc:  # reported by /health; the server serves what it can
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.seconds = time.perf_counter() - started
+            try:
+                if self.on_ready is not None:
+                    self.on_ready(self)  # just before health says ready
+            finally:
+                self._ready.set()
+
+
+def print_ready(warm: WarmUp) -> None:
+    """Say on stderr that the server is warm (``newsdesk serve``)."""
+    problem = f" (warm-up failed: {warm.error})" if warm.error else ""
+    print(f"ready: warm after {warm.seconds:.1f} s{problem}", file=sys.stderr, flush=True)
+
+
+def create_app(
+    settings: Settings,
+    engine: Engine | None = None,
+    *,
+    on_ready: Callable[[WarmUp], None] | None = None,
+) -> FastAPI:
+    """Build the ASGI app over ``engine`` (opened from ``settings`` when not given).
+
+    The app warms up on a background thread (:class:`WarmUp`, ``app.state.warm_up``);
+    ``on_ready`` is called when it is warm.
+    """
     eng = engine or open_engine(settings)
     if eng.vectors is not None:
         # A server grows the vector graph on a thread, never inside a request.
@@ -212,6 +297,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             status, code = 404, "not_found"
         elif isinstance(exc, InputError):
             status, code = 400, "bad_request"
+        elif isinstance(exc, WarmingUp):
+            status, code = 503, "warming_up"
+            headers["Retry-After"] = "1"
         elif isinstance(exc, BackendUnavailable):
             # A search index or service that is down: try again later, nothing is wrong
             # with the request.
@@ -242,13 +330,16 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         _secure(response)
         return response
 
+    warm_up = WarmUp(eng, templates, on_ready)
+    app.state.warm_up = warm_up
     pages.register(app, eng, templates)
     api.register(app, eng, settings)
     app.state.engine = eng
     # A crash or a deferred ingest may have left documents without vectors: a server
     # embeds them while it serves (``/health`` says so).
     eng.catch_up_in_background()
+    warm_up.start()
     return app
 
 
-__all__ = ["create_app", "error_response"]
+__all__ = ["WarmUp", "create_app", "error_response", "print_ready"]

@@ -161,6 +161,12 @@ class HealthOut(Out):
     catch_up_error: str = Field(
         default="", description="Why the last catch-up stopped (embedder unavailable ...)"
     )
+    warm_up_seconds: float = Field(
+        default=0.0, description="How long this server took to warm up before it was ready"
+    )
+    warm_up_error: str = Field(
+        default="", description="Why the warm-up failed (the server still serves what it can)"
+    )
 
 
 # -- changes ----------------------------------------------------------------------------
@@ -276,5 +282,6 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body over max_request_bytes",
         422: "A parameter or the body does not validate",
         500: "Internal error",
+        503: "Not ready: warming_up (loading models and indexes) or a backend unavailable",
     }
     return {s: {"model": ErrorEnvelope, "description": text.get(s, "Error")} for s in statuses}
