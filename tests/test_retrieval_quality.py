@@ -59,8 +59,11 @@ FLOORS: dict[str, dict[str, tuple[str, float]]] = {
         "hybrid": ("recall@10", 0.81),  # 0.8351
     },
 }
-# The relevance cut-off, judged as the set it keeps against the labels (F1).
-CUTOFF_FLOORS = {"finnl": 0.30, "reuters": 0.54}  # 0.3293, 0.5616
+# The relevance cut-off, judged as the set it keeps against the labels (F1). Since
+# issue 9 the default list keeps only what the fitted relevance model is confident
+# about (precision over recall), so F1 on these label sets fell from 0.3293/0.5616
+# to the measured 0.2927/0.4935 (CI run on a fresh clone, 2026-12-01).
+CUTOFF_FLOORS = {"finnl": 0.28, "reuters": 0.47}
 
 
 @pytest.fixture(scope="module")
