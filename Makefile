@@ -19,8 +19,14 @@ UPGRADE_DIR ?= /tmp/newsdesk-upgrade-check
 
 .PHONY: install dev demo test lint typecheck pytest browser lock upgrade-check clean postgres postgres-stop opensearch opensearch-stop
 
+# The machine's pip may be old: pip < 23.3 looks an extra (lxml[html_clean]) up on the
+# index instead of using the lock's pin, and fails hash checking once a newer release
+# appears. Every venv gets this pinned pip first.
+PIP_VERSION := 25.3
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
 
 $(VENV)/.installed: $(BIN)/python requirements/lock.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements/lock.txt
