@@ -25,7 +25,7 @@ import numpy as np
 
 from newsdesk.evaluation import topics
 from newsdesk.evaluation.retrieval import QueryRun
-from newsdesk.ranking import FEATURES, FusionParams, RelevanceModel, broad_cutoff, features, fuse
+from newsdesk.ranking import FEATURES, FusionParams, RelevanceModel, broad_cutoff, features
 
 
 def load(cache: Path, names: list[str]) -> dict[str, list[QueryRun]]:
@@ -61,7 +61,7 @@ def is_dev(qid: str) -> bool:
 def samples(runs: list[QueryRun], params: FusionParams) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = [], []
     for run in runs:
-        fused = fuse(run.lexical, run.semantic, params, run.feedback)
+        fused = run.fused(params)
         wanted = {r.id for r in broad_cutoff(fused, params)}
         for r, row in zip(fused, features(fused), strict=True):
             if r.id in wanted:
@@ -93,7 +93,7 @@ def page_figures(runs: list[QueryRun], params: FusionParams) -> dict[str, float]
     from newsdesk.ranking import cutoff
 
     for run in runs:
-        fused = fuse(run.lexical, run.semantic, params, run.feedback)
+        fused = run.fused(params)
         kept = [r.id for r in cutoff(fused, params)]
         rel = len(set(kept) & run.relevant)
         if not kept:
@@ -183,7 +183,7 @@ def topic_pages(cache: Path, params: FusionParams) -> dict[str, dict[str, float]
         for d, g in qrels.get(run.qid, {}).items():
             if d in story:
                 grades[story[d]] = max(g, grades.get(story[d], 0))
-        fused = fuse(run.lexical, run.semantic, params, run.feedback)
+        fused = run.fused(params)
         sure = [x.id for x in cutoff(fused, params)]
         keep = set(sure) | {x.id for x in broad_cutoff(fused, params)}
         order = sure + [x.id for x in fused if x.id in keep and x.id not in set(sure)]

@@ -12,10 +12,13 @@ from newsdesk.ranking import (
     FEATURES,
     FusionParams,
     RelevanceModel,
+    TermPresence,
     broad_cutoff,
     cutoff,
     features,
     fuse,
+    idf,
+    with_presence,
 )
 from newsdesk.snippets import make_snippet
 
@@ -87,6 +90,35 @@ def test_features_by_hand() -> None:
     d = dict(zip(FEATURES, rows["d"], strict=True))
     assert (d["lex_rel"], d["has_lex"], d["sem"], d["fb_gap"]) == (0.0, 0.0, 0.5, 0.0)
     assert features([]) == []
+
+
+def test_query_term_shares_weigh_rare_terms_more() -> None:
+    p = FusionParams(method="rrf", rrf_k=2, semantic_weight=0.75, feedback_weight=0.5)
+    ranked = fuse(LEX, SEM, p, FB)
+    # Two query terms, the second three times as telling as the first.
+    presence = {
+        "a": TermPresence(anywhere=0b11, title=0b01),
+        "b": TermPresence(anywhere=0b10, title=0b00),
+        "d": TermPresence(anywhere=0b01, title=0b01, same_lang=False),
+    }
+    got = {r.id: r for r in with_presence(ranked, presence, (1.0, 3.0))}
+    assert (got["a"].cover, got["a"].title_cover, got["a"].other_lang) == (1.0, 0.25, False)
+    assert (got["b"].cover, got["b"].title_cover) == (0.75, 0.0)
+    # Another language cannot hold the words: no share, flagged instead.
+    assert (got["d"].cover, got["d"].title_cover, got["d"].other_lang) == (0.0, 0.0, True)
+    assert got["c"].cover is None and got["e"].cover is None
+    rows = dict(zip([r.id for r in got.values()], features(list(got.values())), strict=True))
+    named = {k: dict(zip(FEATURES, v, strict=True)) for k, v in rows.items()}
+    assert (named["b"]["cover"], named["b"]["title_cover"], named["b"]["other_lang"]) == (
+        0.75,
+        0.0,
+        0.0,
+    )
+    assert (named["d"]["other_lang"], named["c"]["cover"]) == (1.0, 0.0)
+    assert with_presence(ranked, presence, ()) == ranked
+    # BM25's idf: rarer terms weigh more, a term in every document next to nothing.
+    assert idf(1, 1000) > idf(100, 1000) > idf(1000, 1000) > 0
+    assert idf(10, 100) == pytest.approx(math.log(1 + 90.5 / 10.5))
 
 
 def test_relevance_model_keeps_the_confident_part_of_the_broad_set() -> None:

@@ -81,6 +81,23 @@ def test_relevance_order_lists_the_confident_results_first_then_the_rest(
         assert all(t in (h.document.title + h.document.text).lower() for t in h.matched)
 
 
+def test_term_presence_says_which_query_words_a_document_holds(search_engine: Engine) -> None:
+    # Each index backend answers the same: 技术 and 主权 both in the ASML story's
+    # title, neither in the NIO chip story, and an English story is another language.
+    lexical = search_engine.searcher.lexical
+    ids = ["zh-asml-mistral-01", "zh-nio-chip-01", "en-eu-chips-act-01", "no-such-id"]
+    got = lexical.presence(("技术", "主权"), ids, "zh")
+    assert set(got) == set(ids)
+    assert (got["zh-asml-mistral-01"].anywhere, got["zh-asml-mistral-01"].title) == (3, 3)
+    assert got["zh-asml-mistral-01"].same_lang
+    assert got["zh-nio-chip-01"].anywhere & 0b10 == 0
+    assert got["zh-nio-chip-01"].same_lang and not got["en-eu-chips-act-01"].same_lang
+    assert lexical.presence(("技术",), [], "zh") == {}
+    weights = lexical.term_weights(("技术", "主权", "从未出现的词"))
+    # 主权 is rarer than 技术 in the sample; a word in no document weighs the most.
+    assert weights[2] > weights[1] > weights[0] > 0
+
+
 def test_near_duplicates_collapse_into_one_result(search_engine: Engine) -> None:
     hits = search_engine.search(SearchRequest(query="阿斯麦 Mistral", limit=50)).hits
     ids = [h.document.id for h in hits]

@@ -22,7 +22,15 @@ from newsdesk.errors import BackendUnavailable, InputError
 from newsdesk.index.lexical import LexicalHit, LexicalQuery
 from newsdesk.index.vectors import VectorFilter, VectorHit
 from newsdesk.models import Document, DuplicateRef, Hit, SearchResults, Summary
-from newsdesk.ranking import FusionParams, Ranked, broad_cutoff, cutoff, fuse
+from newsdesk.ranking import (
+    FusionParams,
+    Ranked,
+    TermPresence,
+    broad_cutoff,
+    cutoff,
+    fuse,
+    with_presence,
+)
 from newsdesk.snippets import make_snippet, matched_terms
 from newsdesk.text import detect_language, tokenize
 
@@ -37,6 +45,12 @@ class LexicalBackend(Protocol):
     def browse(self, query: LexicalQuery, limit: int) -> list[LexicalHit]: ...
 
     def matching(self, query: LexicalQuery, ids: Sequence[str]) -> set[str]: ...
+
+    def presence(
+        self, terms: Sequence[str], ids: Sequence[str], lang: str = ""
+    ) -> dict[str, TermPresence]: ...
+
+    def term_weights(self, terms: Sequence[str]) -> tuple[float, ...]: ...
 
 
 class VectorBackend(Protocol):
@@ -115,6 +129,9 @@ class Candidates:
     semantic: list[tuple[str, float]]
     mode: str
     feedback: list[tuple[str, float]] = field(default_factory=list)
+    # Which query terms each candidate holds (hybrid mode with a relevance model).
+    presence: dict[str, TermPresence] = field(default_factory=dict)
+    term_weights: tuple[float, ...] = ()
 
 
 _QUOTED = re.compile(r'"([^"]*)"')
@@ -190,6 +207,11 @@ def query_notes(query: str) -> list[str]:
     return notes
 
 
+def query_words(q: LexicalQuery) -> tuple[str, ...]:
+    """The distinct words a relevant document would hold: terms, then phrase words."""
+    return tuple(dict.fromkeys((*q.terms, *(t for p in q.phrases for t in p))))
+
+
 def parse_query(request: SearchRequest) -> LexicalQuery:
     """The lexical part of :func:`parse_request`."""
     return parse_request(request).lexical
@@ -260,7 +282,18 @@ class Searcher:
                 lists = [[(d, s) for d, s in lst if d in allowed] for lst in lists]
             semantic = lists[0]
             feedback = lists[1] if len(lists) > 1 else []
-        return Candidates(lexical, semantic, mode, feedback)
+        terms = query_words(q)
+        presence: dict[str, TermPresence] = {}
+        weights: tuple[float, ...] = ()
+        params = self.policy.fusion
+        if mode == "hybrid" and terms and params.relevance is not None:
+            # Only the broad set is judged by the relevance model: look those up.
+            fused = fuse(lexical, semantic, params, feedback)
+            ids = [r.id for r in broad_cutoff(fused, params)]
+            lang = detect_language(parsed.semantic_text)
+            presence = self.lexical.presence(terms, ids, lang if lang in ("zh", "en") else "")
+            weights = self.lexical.term_weights(terms)
+        return Candidates(lexical, semantic, mode, feedback, presence, weights)
 
     def _feedback_vector(
         self,
@@ -318,6 +351,8 @@ class Searcher:
         """(the candidates that may be relevant, the confident ones), both best first."""
         params = self._params(found.mode)
         fused = fuse(found.lexical, found.semantic, params, found.feedback)
+        if found.presence:
+            fused = with_presence(fused, found.presence, found.term_weights)
         confident = cutoff(fused, params)
         keep = {r.id for r in broad_cutoff(fused, params)} | {r.id for r in confident}
         return [r for r in fused if r.id in keep], confident

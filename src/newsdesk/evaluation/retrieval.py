@@ -19,7 +19,7 @@ from newsdesk.engine import Engine
 from newsdesk.evaluation.datasets import EvalSet
 from newsdesk.evaluation.metrics import ndcg_at, precision_at, recall_at, set_f1
 from newsdesk.ingest import RawRecord
-from newsdesk.ranking import FusionParams, Ranked, cutoff, fuse
+from newsdesk.ranking import FusionParams, Ranked, TermPresence, cutoff, fuse, with_presence
 from newsdesk.search import SearchRequest
 
 MODES = ("lexical", "semantic", "hybrid")
@@ -35,6 +35,20 @@ class QueryRun:
     semantic: list[tuple[str, float]]
     relevant: set[str]
     feedback: list[tuple[str, float]] = field(default_factory=list)
+    # story -> [term bits anywhere, term bits in the title, same language (0/1)]
+    presence: dict[str, list[int]] = field(default_factory=dict)
+    term_weights: list[float] = field(default_factory=list)
+
+    def fused(self, params: FusionParams, mode: str = "hybrid") -> list[Ranked]:
+        """The fused candidates of ``mode``, with the query-term presence the search adds."""
+        lexical = self.lexical if mode != "semantic" else []
+        semantic = self.semantic if mode != "lexical" else []
+        feedback = self.feedback if mode == "hybrid" else []
+        fused = fuse(lexical, semantic, params, feedback)
+        if mode != "hybrid" or not self.presence:
+            return fused
+        presence = {s: TermPresence(a, t, bool(same)) for s, (a, t, same) in self.presence.items()}
+        return with_presence(fused, presence, self.term_weights)
 
 
 @dataclass
@@ -94,6 +108,12 @@ def collect(
             story_of.get(stored[d], stored[d]) for d in evalset.qrels.get(qid, ()) if d in stored
         }
         found = engine.searcher.candidates(SearchRequest(query=text, mode="hybrid"))
+        of_story = engine.store.story_of(list(found.presence))
+        presence: dict[str, list[int]] = {}
+        for doc_id, p in found.presence.items():
+            presence.setdefault(
+                of_story.get(doc_id) or doc_id, [p.anywhere, p.title, int(p.same_lang)]
+            )
         runs.append(
             QueryRun(
                 qid,
@@ -101,6 +121,8 @@ def collect(
                 _stories(engine, found.semantic),
                 relevant,
                 _stories(engine, found.feedback),
+                presence,
+                list(found.term_weights),
             )
         )
         if progress is not None:
@@ -117,15 +139,12 @@ def collect(
 
 def ranking(run: QueryRun, mode: str, params: FusionParams) -> tuple[list[str], list[str]]:
     """(ranked story ids, the relevant set kept by the cut-off) for one mode."""
-    lexical = run.lexical if mode != "semantic" else []
-    semantic = run.semantic if mode != "lexical" else []
     # One retriever alone: its own scores order the results (its cut-off still applies).
     if mode == "lexical":
         params = replace(params, method="convex", semantic_weight=0.0)
     elif mode == "semantic":
         params = replace(params, method="convex", semantic_weight=1.0)
-    feedback = run.feedback if mode == "hybrid" else []
-    fused: list[Ranked] = fuse(lexical, semantic, params, feedback)
+    fused = run.fused(params, mode)
     kept = cutoff(fused, params)
     return [r.id for r in fused], [r.id for r in kept]
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from newsdesk.index.lexical import IndexTerms, LexicalHit, LexicalIndex, LexicalQuery
+from newsdesk.ranking import TermPresence
 
 
 class SearchIndex(Protocol):
@@ -82,6 +83,12 @@ class SearchIndex(Protocol):
     def browse(self, query: LexicalQuery, limit: int) -> list[LexicalHit]: ...
 
     def matching(self, query: LexicalQuery, ids: Sequence[str]) -> set[str]: ...
+
+    def presence(
+        self, terms: Sequence[str], ids: Sequence[str], lang: str = ""
+    ) -> dict[str, TermPresence]: ...
+
+    def term_weights(self, terms: Sequence[str]) -> tuple[float, ...]: ...
 
 
 __all__ = ["IndexTerms", "LexicalHit", "LexicalIndex", "LexicalQuery", "SearchIndex"]

@@ -21,6 +21,7 @@ import tantivy
 
 from newsdesk.errors import SearchIndexError
 from newsdesk.index.watermarks import StoreWatermark, Watermark
+from newsdesk.ranking import TermPresence, idf
 from newsdesk.store import IndexRow, Store
 from newsdesk.text import tokenize
 
@@ -318,6 +319,44 @@ class LexicalIndex:
         searcher = self._index.searcher()
         result = searcher.search(tantivy.Query.boolean_query(clauses), len(ids), count=False)
         return {searcher.doc(a)["id"][0] for _, a in result.hits}
+
+    def term_weights(self, terms: Sequence[str]) -> tuple[float, ...]:
+        """BM25's inverse document frequency of each term (title or body, the larger)."""
+        searcher = self._index.searcher()
+        n = int(searcher.num_docs)
+        dfs = [max(searcher.doc_freq("title", t), searcher.doc_freq("body", t)) for t in terms]
+        return tuple(idf(df, n) for df in dfs)
+
+    def presence(
+        self, terms: Sequence[str], ids: Sequence[str], lang: str = ""
+    ) -> dict[str, TermPresence]:
+        """Which of ``terms`` each of ``ids`` holds, and whether it is in language ``lang``.
+
+        One query per term and field, each restricted to ``ids`` (a few hundred
+        candidates), so the cost does not grow with the collection.
+        """
+        if not ids:
+            return {}
+        occ = tantivy.Occur
+        searcher = self._index.searcher()
+        restrict = (occ.Must, self._field_query("id", list(ids)))
+
+        def found(extra: Any) -> set[str]:
+            q = tantivy.Query.boolean_query([restrict, (occ.Must, extra)])
+            result = searcher.search(q, len(ids), count=False)
+            return {searcher.doc(a)["id"][0] for _, a in result.hits}
+
+        anywhere = dict.fromkeys(ids, 0)
+        title = dict.fromkeys(ids, 0)
+        for i, term in enumerate(terms[:30]):
+            in_title = found(tantivy.Query.term_query(self._schema, "title", term))
+            in_body = found(tantivy.Query.term_query(self._schema, "body", term))
+            for doc_id in in_title:
+                title[doc_id] |= 1 << i
+            for doc_id in in_title | in_body:
+                anywhere[doc_id] |= 1 << i
+        same = found(self._field_query("lang", [lang])) if lang else set(ids)
+        return {d: TermPresence(anywhere[d], title[d], d in same) for d in ids}
 
     def browse(self, query: LexicalQuery, limit: int) -> list[LexicalHit]:
         """Newest documents matching only the filters of ``query`` (its terms are ignored)."""

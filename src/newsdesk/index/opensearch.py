@@ -33,6 +33,7 @@ from newsdesk.errors import SearchIndexError
 from newsdesk.index.lexical import TITLE_BOOST, IndexTerms, LexicalHit, LexicalQuery
 from newsdesk.index.opensearch_cluster import STATE, OpenSearchCluster
 from newsdesk.index.vectors import VectorFilter, VectorHit, VectorIndex
+from newsdesk.ranking import TermPresence, idf
 
 # Weight of the English-analyzed sub-fields beside the exact terms (0 leaves them out).
 ENGLISH_BOOST = 0.0
@@ -200,6 +201,56 @@ class OpenSearchLexical:
         }
         found = self.cluster.search(body, "vetting semantic matches")
         return {h["_id"] for h in found["hits"]["hits"]}
+
+    def term_weights(self, terms: Sequence[str]) -> tuple[float, ...]:
+        """BM25's inverse document frequency of each term, from one counting request."""
+        if not terms:
+            return ()
+        filters = {
+            f"t{i}": {"bool": {"should": [{"term": {f: t}} for f in ("title", "body")]}}
+            for i, t in enumerate(terms)
+        }
+        body = {
+            "size": 0,
+            "track_total_hits": True,
+            "aggs": {"df": {"filters": {"filters": filters}}},
+        }
+        found = self.cluster.search(body, "counting query terms")
+        n = int(found["hits"]["total"]["value"])
+        buckets = found["aggregations"]["df"]["buckets"]
+        return tuple(idf(int(buckets[f"t{i}"]["doc_count"]), n) for i in range(len(terms)))
+
+    def presence(
+        self, terms: Sequence[str], ids: Sequence[str], lang: str = ""
+    ) -> dict[str, TermPresence]:
+        """Which of ``terms`` each of ``ids`` holds, in one request (named queries)."""
+        if not ids:
+            return {}
+        named = [
+            {"term": {f: {"value": t, "_name": f"{f[0]}{i}"}}}
+            for i, t in enumerate(terms[:30])
+            for f in ("title", "body")
+        ]
+        if lang:
+            named.append({"term": {"lang": {"value": lang, "_name": "lang"}}})
+        body = {
+            "query": {"bool": {"filter": [{"ids": {"values": list(ids)}}], "should": named}},
+            "size": len(ids),
+            "_source": False,
+            "track_total_hits": False,
+        }
+        found = self.cluster.search(body, "looking up query terms")
+        out = {d: TermPresence(0, 0, not lang) for d in ids}
+        for h in found["hits"]["hits"]:
+            anywhere = title = 0
+            names = set(h.get("matched_queries") or ())
+            for i in range(min(len(terms), 30)):
+                if f"t{i}" in names:
+                    title |= 1 << i
+                if f"t{i}" in names or f"b{i}" in names:
+                    anywhere |= 1 << i
+            out[h["_id"]] = TermPresence(anywhere, title, not lang or "lang" in names)
+        return out
 
     def browse(self, query: LexicalQuery, limit: int) -> list[LexicalHit]:
         """Newest documents matching only the filters, one per story."""
