@@ -857,12 +857,14 @@ class Engine:
         *,
         defer_embeddings: bool = False,
         embed_progress: Callable[[int], None] | None = None,
+        summary_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
         return self.ingest_paths(
             [sample_corpus_path()],
             progress,
             defer_embeddings=defer_embeddings,
             embed_progress=embed_progress,
+            summary_progress=summary_progress,
         )
 
     def index_pending(self, progress: Callable[[int], None] | None = None) -> int:

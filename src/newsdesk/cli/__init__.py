@@ -69,6 +69,8 @@ def _run_ingest(engine: Engine, paths: list[str] | None, defer: bool = False) ->
     with progress_bar(auto_refresh=False) as progress:
         task = progress.add_task("ingesting", total=None)
         embedding = progress.add_task("embedding", total=None, visible=False)
+        # A large ingest makes documents searchable first and summarizes them after.
+        summarizing = progress.add_task("summarizing", total=None, visible=False)
         last = 0.0
 
         def tick(result: IngestResult) -> None:
@@ -81,10 +83,26 @@ def _run_ingest(engine: Engine, paths: list[str] | None, defer: bool = False) ->
 
         def tick_embed(n: int) -> None:
             progress.update(embedding, visible=True, advance=n)
+            progress.refresh()
+
+        def tick_summary(n: int) -> None:
+            progress.update(summarizing, visible=True, advance=n)
+            progress.refresh()
 
         if paths is None:
-            return engine.ingest_sample(tick, defer_embeddings=defer, embed_progress=tick_embed)
-        return engine.ingest_inputs(paths, tick, defer_embeddings=defer, embed_progress=tick_embed)
+            return engine.ingest_sample(
+                tick,
+                defer_embeddings=defer,
+                embed_progress=tick_embed,
+                summary_progress=tick_summary,
+            )
+        return engine.ingest_inputs(
+            paths,
+            tick,
+            defer_embeddings=defer,
+            embed_progress=tick_embed,
+            summary_progress=tick_summary,
+        )
 
 
 def _report_table(report: IngestReport) -> Table:
