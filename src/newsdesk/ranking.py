@@ -214,19 +214,24 @@ def features(ranked: Sequence[Ranked]) -> list[tuple[float, ...]]:
     return rows
 
 
-def cutoff(ranked: Sequence[Ranked], params: FusionParams) -> list[Ranked]:
+def cutoff(
+    ranked: Sequence[Ranked], params: FusionParams, broad: Sequence[Ranked] | None = None
+) -> list[Ranked]:
     """The candidates judged relevant with confidence (order kept): precision first.
 
     With a :class:`RelevanceModel` in ``params`` each candidate of the broad set is
     kept when the model's probability reaches its threshold; without one this is
     :func:`broad_cutoff`. ``ranked`` must be the whole fused list, best first (the
-    features compare each candidate with the best ones).
+    features compare each candidate with the best ones); ``broad``, when given, is
+    ``broad_cutoff(ranked, params)`` already computed.
     """
-    broad = broad_cutoff(ranked, params)
+    if broad is None:
+        broad = broad_cutoff(ranked, params)
     model = params.relevance
     if model is None:
-        return broad
+        return list(broad)
     wanted = {r.id for r in broad}
+    # Only the broad set's candidates are scored (the others are never kept).
     return [
         r
         for r, row in zip(ranked, features(ranked), strict=True)

@@ -318,8 +318,9 @@ class Searcher:
         """(the candidates that may be relevant, the confident ones), both best first."""
         params = self._params(found.mode)
         fused = fuse(found.lexical, found.semantic, params, found.feedback)
-        confident = cutoff(fused, params)
-        keep = {r.id for r in broad_cutoff(fused, params)} | {r.id for r in confident}
+        broad = broad_cutoff(fused, params)
+        confident = cutoff(fused, params, broad)
+        keep = {r.id for r in broad} | {r.id for r in confident}
         return [r for r in fused if r.id in keep], confident
 
     def search(self, request: SearchRequest) -> SearchResults:
