@@ -19,9 +19,9 @@ of query vectors can answer it).
 
 1. In process (``Engine.search``): p50 wall and CPU time of a hybrid search, new and
    repeated; a lexical search; one query embedding.
-2. ``newsdesk serve`` on 127.0.0.1, ``/api/v1/search``: p50 with one client (new and
-   repeated queries), then ``--clients`` clients for ``--seconds`` (new, then
-   repeated): requests/s and p50.
+2. ``newsdesk serve`` on 127.0.0.1, ``/api/v1/search``: p50 with one client on one
+   connection (new and repeated queries), then ``--clients`` clients for ``--seconds``
+   (new, then repeated): requests/s, p50 and the server's CPU time per request.
 """
 
 from __future__ import annotations
@@ -142,6 +142,12 @@ async def _clients(
     return {"rps": round(len(latencies) / elapsed, 1), "p50_ms": p50(latencies), "errors": errors}
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server(
     tree: Path, home: Path, rounds: int, new: list[str], clients: int, seconds: float
 ) -> dict[str, float]:
@@ -171,12 +177,13 @@ def server(
 
         def single(items: list[str]) -> float:
             wall = []
-            for q in items:
-                t = time.perf_counter()
-                r = httpx.get(base + "/api/v1/search", params={"q": q}, timeout=60)
-                wall.append(time.perf_counter() - t)
-                r.raise_for_status()
-                assert r.json()["retrieval"] == "hybrid" or q.startswith('"'), q
+            with httpx.Client(base_url=base, timeout=60) as http:  # one connection
+                for q in items:
+                    t = time.perf_counter()
+                    r = http.get("/api/v1/search", params={"q": q})
+                    wall.append(time.perf_counter() - t)
+                    r.raise_for_status()
+                    assert r.json()["retrieval"] == "hybrid" or q.startswith('"'), q
             return p50(wall)
 
         out["api_new_ms"] = single(new[:SINGLE])
@@ -187,7 +194,12 @@ def server(
         ):
             # The pool of new queries wraps around only if it runs out (reported).
             source = itertools.chain(source, itertools.cycle(new)) if name == "new" else source
+            cpu = server_cpu(proc.pid)
             m = asyncio.run(_clients(base, source, clients, seconds))
+            requests = max(1.0, m["rps"] * seconds)
+            out[f"api{clients}_{name}_server_cpu_ms"] = round(
+                (server_cpu(proc.pid) - cpu) / requests * 1000, 1
+            )
             out[f"api{clients}_{name}_rps"] = m["rps"]
             out[f"api{clients}_{name}_p50_ms"] = m["p50_ms"]
             out[f"api{clients}_{name}_errors"] = m["errors"]
@@ -202,7 +214,7 @@ def server(
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--docs", type=int, default=100_000)
-    ap.add_argument("--baseline", type=Path, required=True, help="a checkout of the baseline")
+    ap.add_argument("--baseline", type=Path, help="a checkout of the baseline (required)")
     ap.add_argument("--rounds", type=int, default=3, help="passes over the repeated queries")
     ap.add_argument("--new", type=int, default=1500, help="distinct new queries")
     ap.add_argument("--repeats", type=int, default=2, help="baseline/ours alternations")
@@ -215,6 +227,8 @@ def main() -> int:
     if args.worker:
         print(json.dumps(in_process(home, args.rounds, new[:SINGLE])))
         return 0
+    if args.baseline is None:
+        ap.error("--baseline is required")
     if not (home / "newsdesk.sqlite3").exists():
         print(f"build the home first: bench/million.py --docs {args.docs} --build-only")
         return 2
@@ -229,8 +243,10 @@ def main() -> int:
             worker = subprocess.run(
                 [sys.executable, __file__, "--worker", "--docs", str(args.docs),
                  "--rounds", str(args.rounds), "--new", str(args.new)],
-                env=env, capture_output=True, text=True, check=True,
+                env=env, capture_output=True, text=True,
             )  # fmt: skip
+            if worker.returncode:
+                raise SystemExit(f"{name}: the in-process run failed\n{worker.stderr}")
             row = json.loads(worker.stdout.strip().splitlines()[-1])
             # Each server is a new process: the same new queries are new to each.
             row |= server(tree, home, args.rounds, new, args.clients, args.seconds)
