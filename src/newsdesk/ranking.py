@@ -32,6 +32,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 FUSIONS = ("rrf", "convex")
 
 
@@ -77,6 +79,24 @@ class RelevanceModel:
     def probability(self, row: Sequence[float]) -> float:
         z = self.bias + sum(w * x for w, x in zip(self.weights, row, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        """:meth:`probability` of each row, bit for bit, with one pass per feature.
+
+        The weighted sum adds the features in the same order as ``sum`` does, in
+        float64, and the logistic uses ``math.exp``: the same numbers, not a close
+        approximation (a candidate on the threshold is kept or dropped alike).
+        """
+        if not rows:
+            return []
+        x = np.asarray(rows, dtype=np.float64)
+        if x.shape[1] != len(self.weights):
+            raise ValueError(f"rows have {x.shape[1]} features, the model {len(self.weights)}")
+        acc = np.zeros(x.shape[0], dtype=np.float64)
+        for j, w in enumerate(self.weights):
+            acc += w * x[:, j]
+        z = (self.bias + acc).tolist()
+        return [1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, v)))) for v in z]
 
 
 # Fitted per embedder (cosines differ by model) by bench/fit_relevance.py; an
@@ -231,9 +251,8 @@ def cutoff(
     if model is None:
         return list(broad)
     wanted = {r.id for r in broad}
+    rows = features(ranked)
     # Only the broad set's candidates are scored (the others are never kept).
-    return [
-        r
-        for r, row in zip(ranked, features(ranked), strict=True)
-        if r.id in wanted and model.probability(row) >= model.threshold
-    ]
+    scored = [i for i, r in enumerate(ranked) if r.id in wanted]
+    p = model.probabilities([rows[i] for i in scored])
+    return [ranked[i] for i, pi in zip(scored, p, strict=True) if pi >= model.threshold]
