@@ -77,15 +77,20 @@ class RelevanceModel:
     threshold: float = 0.5
 
     def probability(self, row: Sequence[float]) -> float:
-        z = self.bias + sum(w * x for w, x in zip(self.weights, row, strict=True))
+        # Added left to right in plain float arithmetic (as ``sum`` did before Python
+        # 3.12 made it compensated), so :meth:`probabilities` matches it exactly.
+        acc = 0.0
+        for w, x in zip(self.weights, row, strict=True):
+            acc += w * x
+        z = self.bias + acc
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
         """:meth:`probability` of each row, bit for bit, with one pass per feature.
 
-        The weighted sum adds the features in the same order as ``sum`` does, in
-        float64, and the logistic uses ``math.exp``: the same numbers, not a close
-        approximation (a candidate on the threshold is kept or dropped alike).
+        The weighted sum adds the features in the same order, in float64, and the
+        logistic uses ``math.exp``: the same numbers, not a close approximation (a
+        candidate on the threshold is kept or dropped alike).
         """
         if not rows:
             return []
