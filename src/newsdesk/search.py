@@ -353,8 +353,9 @@ class Searcher:
         fused = fuse(found.lexical, found.semantic, params, found.feedback)
         if found.presence:
             fused = with_presence(fused, found.presence, found.term_weights)
-        confident = cutoff(fused, params)
-        keep = {r.id for r in broad_cutoff(fused, params)} | {r.id for r in confident}
+        broad = broad_cutoff(fused, params)
+        confident = cutoff(fused, params, broad)
+        keep = {r.id for r in broad} | {r.id for r in confident}
         return [r for r in fused if r.id in keep], confident
 
     def search(self, request: SearchRequest) -> SearchResults:

@@ -277,6 +277,14 @@ def _clip(texts: Sequence[str]) -> list[str]:
     return [t[:MAX_CHARS] if t.strip() else " " for t in texts]
 
 
+# Up to this many texts (a search query, a few documents) the forward pass runs on one
+# BLAS thread: its matrices are a few rows, too small to split, and a second thread
+# only adds hand-offs; on a busy machine (or a server answering several searches at
+# once) those waits made one query 3-4x slower in wall time and CPU than one thread
+# (bench/search.md, "100k documents"). Larger batches keep the model's threads.
+SMALL_BATCH = 4
+
+
 class USEEmbedder:
     """Universal Sentence Encoder multilingual v3 (numpy), 512 dims."""
 
@@ -286,7 +294,14 @@ class USEEmbedder:
     def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return normalize_rows(_use_model().encode(_clip(texts)))
+        model = _use_model()
+        clipped = _clip(texts)
+        backend = model._backend
+        limit = getattr(backend, "_threadpool", None)
+        if len(clipped) <= SMALL_BATCH and limit is not None and hasattr(backend, "_encode"):
+            with limit(limits=1, user_api="blas"):
+                return normalize_rows(backend._encode(clipped))
+        return normalize_rows(model.encode(clipped))
 
 
 class E5Embedder:

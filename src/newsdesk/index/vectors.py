@@ -38,6 +38,7 @@ import logging
 import os
 import shutil
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,8 @@ _FLUSH_ROWS = 20_000
 # Defaults of the settings ann_threshold and ann_ef (bench/million.md).
 DEFAULT_ANN_THRESHOLD = 50_000
 DEFAULT_ANN_EF = 96
+# Query vectors kept by :meth:`VectorIndex.embed_query` (2 KB each at 512 dims).
+QUERY_CACHE_SIZE = 256
 _FORMAT = 2
 # Below the threshold the saved rows are also held as float32 when they fit in this
 # many bytes: the exact scan is then one product, without converting float16 rows.
@@ -142,6 +145,9 @@ class VectorIndex:
         self.ann_ef = ann_ef
         self.grow_in_background = grow_in_background
         self._growing: threading.Thread | None = None
+        # Recent query vectors by (embedder id, exact text), least recent first.
+        self._queries: OrderedDict[tuple[str, str], NDArray[np.float32]] = OrderedDict()
+        self._queries_lock = threading.Lock()
         # Mutations and the swap of arrays, briefly; searches take references under it.
         self._lock = threading.RLock()
         # One refresh (store reads, file writes, graph growth) at a time.
@@ -701,8 +707,32 @@ class VectorIndex:
             return np.concatenate([self._rows(at, at + 1) for at in rows])
 
     def embed_query(self, text: str) -> NDArray[np.float32]:
-        row: NDArray[np.float32] = self.embedder.embed([text], query=True)[0]
+        """The query's vector (read-only), from a small cache of recent queries.
+
+        Paging, the web page's filters and followed topics repeat the same query
+        text, and embedding it is most of a search's time. The cache is keyed by the
+        exact text and the embedder's id (a change of model never answers from it).
+        """
+        key = (self.embedder.id, text)
+        with self._queries_lock:
+            cached = self._queries.get(key)
+            if cached is not None:
+                self._queries.move_to_end(key)
+                return cached
+        row = np.array(self.embedder.embed([text], query=True)[0], dtype=np.float32)
+        row.setflags(write=False)
+        with self._queries_lock:
+            if any(k[0] != key[0] for k in self._queries):
+                self._queries.clear()  # made by another model
+            self._queries[key] = row
+            while len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
         return row
+
+    def clear_query_cache(self) -> None:
+        """Forget the cached query vectors (benchmarks time a query's first search)."""
+        with self._queries_lock:
+            self._queries.clear()
 
     def search(
         self, query: NDArray[np.float32], limit: int, flt: VectorFilter | None = None
