@@ -32,8 +32,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
 FUSIONS = ("rrf", "convex")
 
 
@@ -117,6 +115,8 @@ class RelevanceModel:
         """
         if not rows:
             return []
+        import numpy as np  # here: the command line imports this module and must start fast
+
         x = np.asarray(rows, dtype=np.float64)
         if x.shape[1] != len(self.weights):
             raise ValueError(f"rows have {x.shape[1]} features, the model {len(self.weights)}")
