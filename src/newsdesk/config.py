@@ -22,6 +22,7 @@ SORTS = ("newest", "relevance")
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 SECRET_SETTINGS = frozenset(["api_token", "llm_api_key", "embed_api_key", "libretranslate_api_key"])
 TRANSLATORS = ("auto", "llm", "libretranslate", "none")
+CROSSLINGUAL_CHOICES = ("auto", "on", "off")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
 SEARCH_MODES = ("hybrid", "lexical", "semantic")
 # The summarizers newsdesk.engine.SUMMARIZERS builds (named here so that the CLI's
@@ -126,6 +127,10 @@ class Settings:
     # broad cut-off keeps. relevance_threshold overrides the model's fitted
     # probability threshold (0 = the fitted one; higher = fewer, surer results).
     confident_only: bool = True
+    # Show a Chinese story and its English version (near-certain translations, by
+    # embeddings and shared numbers/names) as one result: "auto" (on with a real
+    # embedding model, off with "hashing" or "none"), "on" or "off".
+    crosslingual_stories: str = "auto"
     relevance_threshold: float = 0.0
     # Where the documents live: empty for SQLite in the home (one machine), or a
     # PostgreSQL URL shared by many workers and web servers ("postgresql://user@host/db";
@@ -279,6 +284,8 @@ def load_settings(
             "summary_language must be a code like en or zh, or original,"
             f" got {settings.summary_language!r}"
         )
+    if settings.crosslingual_stories not in CROSSLINGUAL_CHOICES:
+        raise ConfigError(f"crosslingual_stories must be one of {', '.join(CROSSLINGUAL_CHOICES)}")
     if settings.translator not in TRANSLATORS:
         raise ConfigError(f"translator must be one of {', '.join(TRANSLATORS)}")
     if settings.translate_timeout <= 0 or not 1 <= settings.translate_concurrency <= 64:

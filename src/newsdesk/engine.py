@@ -83,6 +83,7 @@ from newsdesk.store.sqlite import SQLiteStore
 from newsdesk.store.sqlite_translations import SQLiteTranslations
 from newsdesk.store.sqlite_work import SQLiteFeeds, SQLiteJobs
 from newsdesk.store.translations import TranslationCache
+from newsdesk.story_links import link_new_documents
 from newsdesk.summarize import Summarizer
 from newsdesk.summarize.batch import summarize_batch
 from newsdesk.summarize.extractive import ExtractiveSummarizer
@@ -178,6 +179,14 @@ NO_EMBEDDER = "none"
 # Words in both languages, so a warm-up touches the segmenter, both analysers of the
 # index and the embedder.
 WARM_UP_QUERY = "新闻 news"
+
+
+def crosslingual_enabled(settings: Settings) -> bool:
+    """Whether stories are merged across languages: ``auto`` means with a real
+    embedding model (the hashing embedder's vectors cannot tell translations)."""
+    if settings.crosslingual_stories == "auto":
+        return settings.embedder not in ("hashing", NO_EMBEDDER)
+    return settings.crosslingual_stories == "on" and settings.embedder != NO_EMBEDDER
 
 
 def relevance_model(settings: Settings) -> RelevanceModel | None:
@@ -362,6 +371,8 @@ class Engine:
         self._sources_cache: tuple[tuple[int, int], list[tuple[str, int]]] | None = None
         self._languages_cache: tuple[tuple[int, int], list[tuple[str, int]]] | None = None
         self._embed_lock = threading.Lock()
+        # Chinese and English versions of one story become one story after embedding.
+        self.link_languages = crosslingual_enabled(settings)
         self._catching_up = threading.Event()
         self.catch_up_error = ""
         # The latest deletion this engine has removed from its in-memory vectors.
@@ -920,15 +931,24 @@ class Engine:
         with self._embed_lock:
             if wait:
                 with self._lock_wait("embed"):
-                    done = self.vectors.catch_up(progress)
+                    done = self._embed_and_link(progress)
             else:
                 with self.store.try_lock("embed") as held:
-                    done = self.vectors.catch_up(progress) if held else 0
+                    done = self._embed_and_link(progress) if held else 0
         if self.index_is_shared:
             # A cluster that is down (or busy with another process's catch-up) gets
             # the vectors at its next catch-up.
             with contextlib.suppress(BackendUnavailable, SearchIndexError):
                 self.lexical.catch_up_vectors()
+        return done
+
+    def _embed_and_link(self, progress: Callable[[int], None] | None) -> int:
+        """Embed what is new, then merge new documents' stories with their versions in
+        the other language (under the embedding lock: one process at a time)."""
+        assert self.vectors is not None
+        done = self.vectors.catch_up(progress)
+        if self.link_languages:
+            link_new_documents(self.store, self.vectors)
         return done
 
     def summaries_behind(self) -> bool:

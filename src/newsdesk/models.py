@@ -314,10 +314,14 @@ class IngestReport:
 
 @dataclass(frozen=True, slots=True)
 class DuplicateRef:
+    """Another document of a story: a syndicated copy, or its version in another language."""
+
     id: str
     source: str
     url: str
     published_at: datetime | None
+    lang: str = ""
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)

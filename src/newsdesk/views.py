@@ -23,12 +23,35 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def duplicate_json(ref: DuplicateRef) -> dict[str, Any]:
+_LANGUAGE_LABELS = {"en": "also in English", "zh": "也见中文"}
+
+
+def also_in(lang: str) -> str:
+    """How a story's version in ``lang`` is introduced ("also in English", "也见中文")."""
+    return _LANGUAGE_LABELS.get(lang, f"also in {lang or 'another language'}")
+
+
+def split_by_language(
+    lang: str, refs: tuple[DuplicateRef, ...] | list[DuplicateRef]
+) -> tuple[list[DuplicateRef], list[DuplicateRef]]:
+    """A story's other documents: copies in ``lang`` (or of unknown language), and its
+    versions in other languages."""
+    same = [r for r in refs if not r.lang or not lang or r.lang == lang]
+    other = [r for r in refs if r.lang and lang and r.lang != lang]
+    return same, other
+
+
+def duplicate_json(ref: DuplicateRef, lang: str = "") -> dict[str, Any]:
+    """Another document of a story; ``other_language`` when it is the story's version
+    in a language other than ``lang`` (the shown document's)."""
     return {
         "id": ref.id,
         "source": ref.source,
         "url": ref.url,
         "published_at": _time(ref.published_at),
+        "lang": ref.lang,
+        "title": ref.title,
+        "other_language": bool(lang and ref.lang and ref.lang != lang),
     }
 
 
@@ -77,7 +100,7 @@ def hit_json(hit: Hit, reader: ReaderSummary | None = None) -> dict[str, Any]:
         **_document_fields(hit.document),
         **_display_fields(hit.document, reader),
         "score": round(hit.score, 4),
-        "duplicates": [duplicate_json(d) for d in hit.duplicates],
+        "duplicates": [duplicate_json(d, hit.document.lang) for d in hit.duplicates],
         "summary": reader_json(reader, hit.summary),
         "snippet": hit.snippet,
         "snippet_highlights": [list(span) for span in hit.highlights],
@@ -123,7 +146,7 @@ def document_json(
         "story_id": doc.story_id,
         "paragraphs": [{"n": p.n, "text": p.text} for p in doc.paragraphs],
         "summary": reader_json(reader, summary),
-        "duplicates": [duplicate_json(d) for d in others],
+        "duplicates": [duplicate_json(d, doc.lang) for d in others],
         # Why a requested summary (e.g. an LLM one) is missing; the summary shown is
         # then the extractive one.
         "summary_errors": summary_errors or [],

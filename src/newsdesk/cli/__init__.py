@@ -18,7 +18,14 @@ from rich.text import Text
 
 from newsdesk import __version__
 from newsdesk.cli import embed as embed_cmd
-from newsdesk.cli import eval_dedupe, eval_retrieval, eval_summaries, evaluate, feeds
+from newsdesk.cli import (
+    eval_crosslingual,
+    eval_dedupe,
+    eval_retrieval,
+    eval_summaries,
+    evaluate,
+    feeds,
+)
 from newsdesk.cli import summarize as summarize_cmd
 from newsdesk.cli import translate as translate_cmd
 from newsdesk.cli import worker as worker_cmd
@@ -268,7 +275,7 @@ def _print_summary(reader: ReaderSummary | None, indent: str = "  ") -> None:
 
 def _print_hit(i: int, hit: Hit, reader: ReaderSummary | None) -> None:
     from newsdesk.reading import snippet_repeats
-    from newsdesk.views import why
+    from newsdesk.views import also_in, split_by_language, why
 
     doc = hit.document
     title = reader.title if reader is not None else doc.title
@@ -276,13 +283,14 @@ def _print_hit(i: int, hit: Hit, reader: ReaderSummary | None) -> None:
     if reader is not None and reader.title_translated:
         out.print(Text(f"   ({doc.title})", style="dim"))
     meta = f"   {doc.source or 'unknown source'} · {_fmt_time(doc.published_at)} · id {doc.id}"
-    if hit.duplicates:
-        meta += f" · {len(hit.duplicates)} other source(s): " + ", ".join(
-            d.source or d.id for d in hit.duplicates
-        )
+    copies, versions = split_by_language(doc.lang, hit.duplicates)
+    if copies:
+        meta += f" · {len(copies)} other source(s): " + ", ".join(d.source or d.id for d in copies)
     if reason := why(hit):
         meta += f" · {reason}"
     out.print(Text(meta, style="dim"))
+    for v in versions:
+        out.print(Text(f"   {also_in(v.lang)}: {v.title}, {v.source or v.id} (id {v.id})"))
     if hit.snippet and not (reader is not None and snippet_repeats(hit.snippet, reader.bullets)):
         line = Text("   ")
         line.append(hit.snippet, style="italic")
@@ -648,6 +656,7 @@ cli.add_command(summarize_cmd.summarize)
 cli.add_command(translate_cmd.translate)
 cli.add_command(feeds.feeds_group)
 evaluate.eval_group.add_command(eval_dedupe.eval_dedupe)
+evaluate.eval_group.add_command(eval_crosslingual.eval_crosslingual)
 cli.add_command(embed_cmd.embed)
 cli.add_command(worker_cmd.worker)
 cli.add_command(worker_cmd.jobs_group)

@@ -427,6 +427,16 @@ class DocumentStore(Protocol):
         self, bands: Sequence[int], exclude: str
     ) -> list[tuple[str, str, bytes, int | None]]: ...
 
+    def merge_stories(self, a: str, b: str, evidence: str = "") -> str | None:
+        """Put the stories of documents ``a`` and ``b`` under one story id (the one whose
+        representative was published first) and record the link with ``evidence``;
+        returns that story id, None if either document is gone. Idempotent."""
+        ...
+
+    def story_links(self, ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """Recorded links (doc a, doc b, evidence) that involve any of ``ids``."""
+        ...
+
     def all_ids(self) -> list[str]: ...
 
 

@@ -190,4 +190,16 @@ MIGRATIONS: tuple[str, ...] = (
         at       TEXT NOT NULL
     );
     """,
+    # 8: stories merged across languages (a Chinese document and its English version),
+    # recorded so that a merge is made once and can be explained.
+    """
+    CREATE TABLE story_links (
+        doc_a      TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        doc_b      TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        evidence   TEXT NOT NULL DEFAULT '',
+        linked_at  TEXT NOT NULL,
+        PRIMARY KEY (doc_a, doc_b)
+    ) WITHOUT ROWID;
+    CREATE INDEX story_links_b ON story_links(doc_b);
+    """,
 )

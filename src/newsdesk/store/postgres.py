@@ -699,7 +699,7 @@ class PostgresStore:
         if not story_ids:
             return out
         for row in self._all(
-            "SELECT id, story_id, source, url, published_at FROM documents"
+            "SELECT id, story_id, source, url, published_at, lang, title FROM documents"
             " WHERE story_id = ANY(%s)"
             ' ORDER BY published_ts IS NULL, published_ts, id COLLATE "C"',
             (list(story_ids),),
@@ -710,9 +710,60 @@ class PostgresStore:
                     source=row["source"],
                     url=row["url"],
                     published_at=_parse_time(row["published_at"]),
+                    lang=row["lang"],
+                    title=row["title"],
                 )
             )
         return out
+
+    def merge_stories(self, a: str, b: str, evidence: str = "") -> str | None:
+        """Put the stories of documents ``a`` and ``b`` under one story id, and record
+        the link; returns that story id (None if either document is gone).
+
+        The story whose representative was published first keeps its id (undated
+        last, then by id), as when a deletion elects an heir. Idempotent. Held under
+        the document-writes lock, so it never races the grouping of a new document.
+        """
+        with self.write(lock=True) as conn:
+            rows = {
+                r["id"]: r
+                for r in conn.execute(
+                    "SELECT d.id, d.story_id, s.published_ts FROM documents d"
+                    " LEFT JOIN documents s ON s.id = d.story_id WHERE d.id = ANY(%s)",
+                    ([a, b],),
+                ).fetchall()
+            }
+            if a not in rows or b not in rows:
+                return None
+            first, second = sorted((a, b))
+            conn.execute(
+                "INSERT INTO story_links (doc_a, doc_b, evidence, linked_at)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (first, second, evidence, _now()),
+            )
+            ra, rb = rows[a], rows[b]
+            if ra["story_id"] == rb["story_id"]:
+                return str(ra["story_id"])
+            keep, drop = sorted(
+                (ra, rb),
+                key=lambda r: (r["published_ts"] is None, r["published_ts"] or 0, r["story_id"]),
+            )
+            conn.execute(
+                "UPDATE documents SET story_id = %s WHERE story_id = %s",
+                (keep["story_id"], drop["story_id"]),
+            )
+            return str(keep["story_id"])
+
+    def story_links(self, ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """Recorded links (doc a, doc b, evidence) that involve any of ``ids``."""
+        if not ids:
+            return []
+        rows = self._all(
+            "SELECT doc_a, doc_b, evidence FROM story_links"
+            " WHERE doc_a = ANY(%s) OR doc_b = ANY(%s)",
+            (list(ids), list(ids)),
+        )
+        return sorted({(r["doc_a"], r["doc_b"], r["evidence"]) for r in rows})
 
     def story_candidates(
         self, bands: Sequence[int], exclude: str

@@ -183,4 +183,15 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (text_hash, source, target, backend, model)
     );
     """,
+    # 5: stories merged across languages (SQLite migration 8).
+    """
+    CREATE TABLE story_links (
+        doc_a      TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        doc_b      TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        evidence   TEXT NOT NULL DEFAULT '',
+        linked_at  TEXT NOT NULL,
+        PRIMARY KEY (doc_a, doc_b)
+    );
+    CREATE INDEX story_links_b ON story_links(doc_b);
+    """,
 )

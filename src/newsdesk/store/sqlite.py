@@ -654,7 +654,7 @@ class SQLiteStore:
         for chunk in _chunks(story_ids):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
-                "SELECT id, story_id, source, url, published_at FROM documents"
+                "SELECT id, story_id, source, url, published_at, lang, title FROM documents"
                 f" WHERE story_id IN ({marks}) ORDER BY published_ts IS NULL, published_ts, id",
                 tuple(chunk),
             ):
@@ -664,9 +664,64 @@ class SQLiteStore:
                         source=row["source"],
                         url=row["url"],
                         published_at=_parse_time(row["published_at"]),
+                        lang=row["lang"],
+                        title=row["title"],
                     )
                 )
         return out
+
+    def merge_stories(self, a: str, b: str, evidence: str = "") -> str | None:
+        """Put the stories of documents ``a`` and ``b`` under one story id, and record
+        the link; returns that story id (None if either document is gone).
+
+        The story whose representative was published first keeps its id (undated
+        last, then by id), as when a deletion elects an heir. Idempotent: a second
+        call finds them in one story and changes nothing.
+        """
+        with self._write() as conn:
+            rows = {
+                r["id"]: r
+                for r in conn.execute(
+                    "SELECT d.id, d.story_id, s.published_ts FROM documents d"
+                    " LEFT JOIN documents s ON s.id = d.story_id WHERE d.id IN (?, ?)",
+                    (a, b),
+                )
+            }
+            if a not in rows or b not in rows:
+                return None
+            conn.execute(
+                "INSERT OR IGNORE INTO story_links (doc_a, doc_b, evidence, linked_at)"
+                " VALUES (?, ?, ?, ?)",
+                (*sorted((a, b)), evidence, _now()),
+            )
+            ra, rb = rows[a], rows[b]
+            if ra["story_id"] == rb["story_id"]:
+                return str(ra["story_id"])
+            keep, drop = sorted(
+                (ra, rb),
+                key=lambda r: (r["published_ts"] is None, r["published_ts"] or 0, r["story_id"]),
+            )
+            conn.execute(
+                "UPDATE documents SET story_id = ? WHERE story_id = ?",
+                (keep["story_id"], drop["story_id"]),
+            )
+            return str(keep["story_id"])
+
+    def story_links(self, ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """Recorded links (doc a, doc b, evidence) that involve any of ``ids``."""
+        out: list[tuple[str, str, str]] = []
+        conn = self._conn()
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            out.extend(
+                (r["doc_a"], r["doc_b"], r["evidence"])
+                for r in conn.execute(
+                    "SELECT doc_a, doc_b, evidence FROM story_links"
+                    f" WHERE doc_a IN ({marks}) OR doc_b IN ({marks})",
+                    (*chunk, *chunk),
+                )
+            )
+        return sorted(set(out))
 
     def story_candidates(
         self, bands: Sequence[int], exclude: str

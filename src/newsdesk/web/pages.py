@@ -18,7 +18,7 @@ from newsdesk.errors import NewsdeskError
 from newsdesk.models import Document
 from newsdesk.reading import provenance, snippet_repeats
 from newsdesk.search import SORTS, SearchRequest
-from newsdesk.views import timeline, why
+from newsdesk.views import also_in, split_by_language, timeline, why
 from newsdesk.web.atom import render_atom
 
 PAGE_SIZE = 10
@@ -222,6 +222,8 @@ def register(app: FastAPI, engine: Engine, templates: Jinja2Templates) -> None:
     templates.env.globals["provenance"] = provenance
     templates.env.globals["snippet_repeats"] = snippet_repeats
     templates.env.globals["why"] = why
+    templates.env.globals["split_by_language"] = split_by_language
+    templates.env.globals["also_in"] = also_in
     refresh = Refresher(engine)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -72,6 +72,11 @@ class DuplicateOut(Out):
     source: str
     url: str
     published_at: str | None
+    lang: str = Field(description="The language of this version of the story")
+    title: str
+    other_language: bool = Field(
+        description="The story's version in another language than the shown document's"
+    )
 
 
 class DocumentFields(Out):

@@ -1,0 +1,118 @@
+"""Merge the story of a new Chinese document with its English version (and back).
+
+Runs after documents are embedded (at ingest, and in the catch-up that embeds
+deferred documents), over the documents embedded since the last run only: a
+watermark in the store (``crosslingual``, with the rule's parameters) records how
+far it got, so a rerun does nothing twice, and a change of the rule starts over.
+
+For each new dated Chinese or English document the vector index is asked for the
+nearest document of the other language published within the window; that one's
+own nearest document in the first language (within its window) must belong to the
+first document's story (mutual nearest neighbours, a syndicated copy counting as
+its story). The pure decision (cosine floor, shared numbers and names) is
+:func:`newsdesk.crosslingual.decide`; a pair it accepts becomes one story in the
+store (:meth:`~newsdesk.store.DocumentStore.merge_stories`, recorded with its
+evidence).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsdesk import crosslingual as xl
+from newsdesk.index.vectors import VectorFilter, VectorIndex
+from newsdesk.models import Document
+from newsdesk.store import IndexRow, Store
+
+STATE = "crosslingual"
+_LANGS = ("zh", "en")
+_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    zh: str
+    en: str
+    story: str
+    verdict: xl.Verdict
+
+
+def _text(doc: Document) -> str:
+    return "\n".join([doc.title, *(p.text for p in doc.paragraphs)])
+
+
+def _ts(doc: Document) -> int | None:
+    return int(doc.published_at.timestamp()) if doc.published_at else None
+
+
+def _nearest(vectors: VectorIndex, doc_id: str, ts: int, lang: str) -> tuple[str, float] | None:
+    """The nearest document of ``lang`` published within the window of ``ts``."""
+    query = vectors.vectors_of([doc_id])
+    if query.shape[0] == 0:
+        return None
+    flt = VectorFilter(since_ts=ts - xl.WINDOW, until_ts=ts + xl.WINDOW, langs=(lang,))
+    hits = vectors.search(query[0], 1, flt)
+    return (hits[0].id, hits[0].score) if hits else None
+
+
+def link_document(store: Store, vectors: VectorIndex, row: IndexRow) -> Link | None:
+    """Merge ``row``'s story with its other-language version, if it has one."""
+    if row.lang not in _LANGS or row.published_ts is None:
+        return None
+    other = "en" if row.lang == "zh" else "zh"
+    found = _nearest(vectors, row.id, row.published_ts, other)
+    if found is None or found[1] < xl.COSINE_FLOOR:
+        return None
+    partner, cosine = found
+    docs = store.get_documents([row.id, partner])
+    mine, theirs = docs.get(row.id), docs.get(partner)
+    if mine is None or theirs is None:
+        return None
+    theirs_ts = _ts(theirs)
+    if theirs_ts is None:
+        return None
+    back = _nearest(vectors, partner, theirs_ts, row.lang)
+    if back is None:
+        return None
+    if back[0] != row.id and store.story_of([back[0]]).get(back[0]) != mine.story_id:
+        return None
+    zh, en = (mine, theirs) if row.lang == "zh" else (theirs, mine)
+    verdict = xl.decide(cosine, xl.anchors(_text(zh)), xl.anchors(_text(en)))
+    if not verdict.same:
+        return None
+    evidence = (
+        f"cosine {cosine:.3f}; {verdict.agreement.shared} shared numbers/names,"
+        f" coverage {verdict.agreement.coverage:.2f}; rule v{xl.VERSION}"
+    )
+    story = store.merge_stories(zh.id, en.id, evidence)
+    if story is None:
+        return None
+    return Link(zh.id, en.id, story, verdict)
+
+
+def link_new_documents(store: Store, vectors: VectorIndex) -> list[Link]:
+    """Pair every document embedded since the last run; returns the links made.
+
+    Only documents whose vectors are loaded are considered (up to the vector
+    index's watermark); the rest wait for the next run.
+    """
+    if not vectors.in_memory or vectors.stale_reason:
+        return []
+    upto = vectors.watermark
+    state = store.index_state(STATE)
+    after = state[0] if state is not None and state[1] == xl.PARAMS else 0
+    links: list[Link] = []
+    while after < upto:
+        rows = [r for r in store.rows_since(after, _BATCH) if r.rev <= upto]
+        if not rows:
+            break
+        for row in rows:
+            link = link_document(store, vectors, row)
+            if link is not None:
+                links.append(link)
+        after = rows[-1].rev
+        store.set_index_state(STATE, after, dict(xl.PARAMS))
+    return links
+
+
+__all__ = ["STATE", "Link", "link_document", "link_new_documents"]
