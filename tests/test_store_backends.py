@@ -50,6 +50,7 @@ def _doc(
     published: datetime | None = NOW,
     source: str = "Wire",
     story: str = "",
+    lang: str = "zh",
 ) -> Document:
     title = title or f"title of {doc_id}"
     return Document(
@@ -59,7 +60,7 @@ def _doc(
         source=source,
         url=url,
         published_at=published,
-        lang="zh",
+        lang=lang,
         category="tech",
         content_hash=content_hash(title, paragraphs),
         story_id=story,
@@ -592,6 +593,42 @@ def test_deletions_are_recorded_and_a_story_gets_an_heir(stores: Stores) -> None
     assert store.pending_deletions() == [] and store.deleted_since(0) == ["rep"]
     assert store.rows_since(store.max_rev() - 1)[0].id == "lone"
     assert store.languages() == [("zh", 2)]
+
+
+def test_merge_stories_across_languages_is_recorded_and_idempotent(stores: Stores) -> None:
+    store = stores.store
+    early = NOW - timedelta(hours=5)
+    _put(store, _doc("zh-rep", [LONG], published=NOW - timedelta(hours=1)))
+    _put(store, _doc("zh-copy", [LONG + "（转载）"], story="zh-rep"))
+    english = ["Chip makers announced new capacity plans this month, raising output." * 3]
+    _put(store, _doc("en", english, published=early, lang="en", title="Chip makers expand"))
+    _put(store, _doc("other", ["另一条完全无关的消息。" * 8]))
+    rev = store.max_rev()
+    # The English story was published first: its id becomes the story's.
+    assert store.merge_stories("zh-copy", "en", "cosine 0.61; 5 shared") == "en"
+    assert store.story_of(["zh-rep", "zh-copy", "en", "other"]) == {
+        "zh-rep": "en",
+        "zh-copy": "en",
+        "en": "en",
+        "other": "other",
+    }
+    members = store.story_members(["en"])["en"]
+    assert [(m.id, m.lang) for m in members] == [("en", "en"), ("zh-rep", "zh"), ("zh-copy", "zh")]
+    assert members[0].title == "Chip makers expand"
+    assert store.count_stories() == 2
+    assert "zh-rep" not in store.newest_ids(10) and "en" in store.newest_ids(10)
+    links = [("en", "zh-copy", "cosine 0.61; 5 shared")]
+    assert store.story_links(["zh-copy"]) == links == store.story_links(["en", "other"])
+    # Again (a rerun): nothing changes, nothing is recorded twice; no new revision.
+    assert store.merge_stories("en", "zh-copy", "again") == "en"
+    assert store.merge_stories("zh-rep", "en") == "en"
+    assert store.story_links(["en"]) == [*links, ("en", "zh-rep", "")]
+    assert store.max_rev() == rev
+    assert store.merge_stories("en", "missing") is None
+    # The representative deleted: the earliest remaining member represents the story.
+    store.delete_documents(["en"])
+    assert store.story_of(["zh-rep", "zh-copy"]) == {"zh-rep": "zh-rep", "zh-copy": "zh-rep"}
+    assert store.story_links(["zh-copy", "zh-rep"]) == []
 
 
 def test_a_deletion_reaches_every_machines_index_copy(pg_url: str, tmp_path: Path) -> None:

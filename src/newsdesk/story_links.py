@@ -80,9 +80,11 @@ def link_document(store: Store, vectors: VectorIndex, row: IndexRow) -> Link | N
     verdict = xl.decide(cosine, xl.anchors(_text(zh)), xl.anchors(_text(en)))
     if not verdict.same:
         return None
+    agree = verdict.agreement
     evidence = (
-        f"cosine {cosine:.3f}; {verdict.agreement.shared} shared numbers/names,"
-        f" coverage {verdict.agreement.coverage:.2f}; rule v{xl.VERSION}"
+        f"cosine {cosine:.3f}; {agree.shared} shared numbers/names ({agree.numbers} numbers,"
+        f" coverage {agree.number_coverage:.2f}; names coverage {agree.name_coverage:.2f});"
+        f" rule v{xl.VERSION}"
     )
     story = store.merge_stories(zh.id, en.id, evidence)
     if story is None:

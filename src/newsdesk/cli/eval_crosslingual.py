@@ -28,13 +28,13 @@ LOCAL_EMBEDDERS = ("use-m3", "e5-small", "hashing")
 )
 @click.option(
     "--since",
-    default="2026-06-01",
+    default="2024-01-01",
     show_default=True,
     help="First publish date (ISO) of the feed items used as negatives.",
 )
 @click.option(
     "--until",
-    default="2026-06-30",
+    default="2026-12-31",
     show_default=True,
     help="Last publish date (ISO) of the feed items used as negatives.",
 )
@@ -70,8 +70,8 @@ def eval_crosslingual(
     err.print(f"embedding {len(evalset.items)} documents with {embedder} ...")
     started = time.perf_counter()
     result = evaluation.evaluate(evalset, lambda texts: model.embed(texts), embedder)
-    result["set"]["rss_since"] = since  # type: ignore[index]
-    result["set"]["rss_until"] = until  # type: ignore[index]
+    result["set"]["rss_since"] = since
+    result["set"]["rss_until"] = until
     result["seconds"] = round(time.perf_counter() - started, 1)
     if as_json:
         print_json(result)
