@@ -58,6 +58,7 @@ def test_sqlite_from_empty_and_from_earlier_versions(tmp_path: Path, version: in
         feeds = SQLiteFeeds(store)
         (feed,) = feeds.all()
         assert feed.etag == "e1" and feed.next_poll_at is None and feed.lease_owner == ""
+        assert store.story_links(["old"]) == []
         assert [f.url for f in feeds.claim_due("w", timedelta(seconds=5))] == [feed.url]
         job, new = SQLiteJobs(store).enqueue("url", "https://a.example/1")
         assert new and job.state == "queued"
@@ -111,7 +112,9 @@ def test_postgres_from_earlier_versions(pg_url: str, previous: int) -> None:
             "INSERT INTO feeds (url, added_at, etag) VALUES"
             " ('https://a.example/rss', '2025-01-01T00:00:00+00:00', 'e1')"
         )
-        assert "translations" not in _tables(conn)
+        if previous < 4:
+            assert "translations" not in _tables(conn)
+        assert "story_links" not in _tables(conn)
         if previous < 3:
             assert not JOBS_TABLES & _tables(conn)
     store = PostgresStore(pg_url)
@@ -128,6 +131,7 @@ def test_postgres_from_earlier_versions(pg_url: str, previous: int) -> None:
         cache = TranslationCache(PostgresTranslations(store))
         cache.put(KEY, {"旧": "old"})
         assert cache.get(KEY, ["旧"]) == {"旧": "old"}
+        assert store.story_links(["old"]) == []
     finally:
         store.close()
 

@@ -441,7 +441,11 @@ def test_near_copies_are_collapsed_into_one_result(client: httpx.Client) -> None
     root = parse_html(get_html(client, "/", q=QUERY))
     li = next(li for li in root.find_all("li", "result") if result_id(li) == shown[0])
     dups = li.find("span", "dups")
-    assert dups.text.strip().startswith(f"{len(hit['duplicates'])} other source")
+    copies = [d for d in hit["duplicates"] if not d["other_language"]]
+    assert dups.text.strip().startswith(f"{len(copies)} other source")
+    # A version in the other language is listed under the result, marked as such.
+    for version in (d for d in hit["duplicates"] if d["other_language"]):
+        assert li.find("p", "also-lang") is not None and version["title"] in li.text
 
 
 class _BrokenEngine:
