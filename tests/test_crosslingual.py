@@ -41,6 +41,7 @@ def test_small_plain_numbers_are_not_anchors() -> None:
 def test_latin_names_in_chinese_text_are_anchors() -> None:
     found = xl.anchors("台积电（TSMC）与OpenAI合作，GPT-5和U.S.市场")
     assert {"tsmc", "openai", "gpt-5", "u.s"} <= found.latin
+    assert xl.anchors("II型糖尿病与Ⅲ期试验").latin == frozenset()
 
 
 def test_a_translation_agrees_and_is_the_same_story() -> None:

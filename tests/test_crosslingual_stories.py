@@ -128,16 +128,30 @@ def test_cli_prints_the_other_language_under_the_hit(xl_home: Path) -> None:
     assert "other source" not in result.output
 
 
+def test_show_lists_the_version_in_the_other_language(xl_home: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--home", str(xl_home), "show", ZH["id"], "--lang", "original"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"also in English: {EN['title']}" in result.output
+    assert "Also published by" not in result.output
+    shown = CliRunner().invoke(cli, ["--home", str(xl_home), "show", EN["id"], "--json"])
+    [dup] = json.loads(shown.output)["duplicates"]
+    assert dup["id"] == ZH["id"] and dup["lang"] == "zh" and dup["other_language"] is True
+
+
 def test_api_and_page_mark_the_other_language(xl_engine: Engine) -> None:
     with LiveServer(xl_engine) as server:
         body = httpx.get(f"{server.url}/api/v1/search", params={"q": "光伏组件出口"}).json()
         page = httpx.get(f"{server.url}/", params={"q": "光伏组件出口"}).text
+        doc_page = httpx.get(f"{server.url}/documents/{EN['id']}").text
     hit = next(r for r in body["results"] if r["id"] in (ZH["id"], EN["id"]))
     [dup] = hit["duplicates"]
     assert dup["other_language"] is True and dup["lang"] in ("zh", "en")
     assert dup["title"] in (ZH["title"], EN["title"])
     assert 'class="also-lang"' in page
     assert ("also in English" in page) or ("也见中文" in page)
+    assert "也见中文" in doc_page and ZH["title"] in doc_page
 
 
 def test_the_setting_turns_it_off_and_auto_follows_the_embedder(tmp_path: Path) -> None:

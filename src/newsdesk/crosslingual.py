@@ -66,6 +66,7 @@ PARAMS: dict[str, float | int] = {
 
 # A Latin name or ticker: two or more letters/digits starting with a letter, inner
 # dots, hyphens and ampersands allowed ("U.S.", "GPT-5", "AT&T").
+_ROMAN = re.compile(r"[ivxlc]+")
 _LATIN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:[.&\-][A-Za-z0-9]+)*\.?")
 
 
@@ -140,7 +141,9 @@ def anchors(text: str) -> Anchors:
     numbers = {key for q in quantities(text) if (key := _number_key(q.kind, q.value)) is not None}
     folded = unicodedata.normalize("NFKC", text)
     latin = {m.group(0).rstrip(".").lower() for m in _LATIN.finditer(folded)}
-    return Anchors(frozenset(numbers), frozenset(w for w in latin if len(w) >= 2))
+    # Roman numerals ("II型", "Ⅲ期" after NFKC) are numbers a translation may spell out.
+    names = {w for w in latin if len(w) >= 2 and not _ROMAN.fullmatch(w)}
+    return Anchors(frozenset(numbers), frozenset(names))
 
 
 def agreement(zh: Anchors, en: Anchors) -> Agreement:

@@ -440,7 +440,7 @@ def show(
     its citations and its original; one whose numbers do not survive is shown in the
     original, marked).
     """
-    from newsdesk.views import document_json
+    from newsdesk.views import also_in, document_json, split_by_language
 
     settings = state.settings(translator=translator)
     lang = language or summary_lang or settings.summary_language
@@ -458,10 +458,13 @@ def show(
     if reader is not None and reader.title_translated:
         out.print(Text(f"({doc.title})", style="dim"))
     out.print(Text(f"{doc.source} · {_fmt_time(doc.published_at)} · {doc.url}", style="dim"))
-    if others:
+    copies, versions = split_by_language(doc.lang, others)
+    if copies:
         out.print(
-            Text("Also published by: " + ", ".join(o.source or o.id for o in others), style="dim")
+            Text("Also published by: " + ", ".join(o.source or o.id for o in copies), style="dim")
         )
+    for v in versions:
+        out.print(Text(f"{also_in(v.lang)}: {v.title}, {v.source or v.id} (id {v.id})"))
     out.print()
     _print_summary(reader)
     for e in errors:
