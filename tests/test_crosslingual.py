@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from conftest import SHARED_DATA
 from newsdesk import crosslingual as xl
 
 DAY = 86400
@@ -111,3 +113,32 @@ def test_mutual_pairs_respect_the_cosine_floor() -> None:
     en = _unit([1, 1])
     assert xl.mutual_pairs(zh, en, [0], [0], cosine_floor=0.8) == []
     assert len(xl.mutual_pairs(zh, en, [0], [0], cosine_floor=0.7)) == 1
+
+
+def test_eval_scores_count_wmt_recall_and_every_wrong_pair() -> None:
+    from newsdesk.evaluation import crosslingual as ev
+
+    positives = frozenset({("wmt-a-zh", "wmt-a-en"), ("wmt-b-zh", "wmt-b-en")})
+    pairs = [("wmt-a-zh", "wmt-a-en", 0.7), ("rss-1", "rss-2", 0.6), ("wmt-b-zh", "rss-3", 0.5)]
+    s = ev.score(pairs, positives)
+    assert (s.predicted, s.correct, s.precision, s.recall) == (3, 1, 1 / 3, 0.5)
+    judged = ev.score(pairs, positives | {("rss-1", "rss-2")})
+    assert (judged.correct, judged.recall) == (2, 0.5)  # recall stays over WMT pairs
+    assert [w[:2] for w in judged.wrong] == [("wmt-b-zh", "rss-3")]
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
+def test_eval_set_dates_wmt_pairs_and_keeps_feed_times() -> None:
+    from newsdesk.evaluation import crosslingual as ev
+
+    evalset = ev.load_set(SHARED_DATA, "2026-06-01", "2026-06-07")
+    assert len(evalset.positives) == 97
+    items = {it.id: it for it in evalset.items}
+    for zh, en in evalset.positives:
+        assert items[zh].ts == items[en].ts is not None
+    days = {items[zh].ts for zh, _ in evalset.positives}
+    assert len(days) == ev.WMT_DAYS
+    feeds = [it for it in evalset.items if it.group == "rss"]
+    assert feeds and {it.lang for it in feeds} == {"zh", "en"}
+    assert all(len(it.title) + len(it.body) >= ev.MIN_CHARS for it in feeds)
+    assert ev._judged(ev.load_set(SHARED_DATA, "2026-06-01", "2026-06-30"))
