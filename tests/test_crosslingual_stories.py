@@ -176,3 +176,20 @@ def test_off_keeps_the_languages_apart(tmp_path: Path) -> None:
         stories = eng.store.story_of([ZH["id"], EN["id"]])
         assert stories == {ZH["id"]: ZH["id"], EN["id"]: EN["id"]}
         assert json.dumps(eng.store.story_links([ZH["id"]])) == "[]"
+
+
+def test_documents_stored_before_pairing_existed_are_left_as_they_are(tmp_path: Path) -> None:
+    # A home upgraded from a version without pairing: its store's migration recorded
+    # where pairing starts (simulated here by moving the marker past the documents),
+    # so the next ingest does not pair its whole history on its critical path.
+    home = tmp_path / "home"
+    corpus = write_jsonl(tmp_path / "docs.jsonl", [ZH, EN])
+    off = {"NEWSDESK_CROSSLINGUAL_STORIES": "off"}
+    with open_engine(load_settings(home=home, environ=off)) as eng:
+        eng.ingest_paths([corpus])
+        eng.store.set_index_state("crosslingual_from", eng.store.max_rev(), {})
+    with open_engine(load_settings(home=home, environ={})) as eng:
+        eng.embed_pending()
+        assert eng.store.story_links([ZH["id"], EN["id"]]) == []
+        stories = eng.store.story_of([ZH["id"], EN["id"]])
+        assert stories[ZH["id"]] != stories[EN["id"]]

@@ -47,6 +47,8 @@ def _old_sqlite(path: Path, version: int) -> None:
 def test_sqlite_from_empty_and_from_earlier_versions(tmp_path: Path, version: int) -> None:
     fresh = SQLiteStore(tmp_path / "fresh.sqlite3")
     assert fresh.schema_version == len(MIGRATIONS)
+    # A new home pairs stories across languages from its first document on.
+    assert fresh.index_state("crosslingual_from") == (0, {})
     fresh.close()
     path = tmp_path / "old.sqlite3"
     _old_sqlite(path, version)
@@ -59,6 +61,9 @@ def test_sqlite_from_empty_and_from_earlier_versions(tmp_path: Path, version: in
         (feed,) = feeds.all()
         assert feed.etag == "e1" and feed.next_poll_at is None and feed.lease_owner == ""
         assert store.story_links(["old"]) == []
+        # Documents stored before pairing existed are left as they are (not re-paired
+        # on the critical path of the next ingest).
+        assert store.index_state("crosslingual_from") == (1, {})
         assert [f.url for f in feeds.claim_due("w", timedelta(seconds=5))] == [feed.url]
         job, new = SQLiteJobs(store).enqueue("url", "https://a.example/1")
         assert new and job.state == "queued"
@@ -132,6 +137,8 @@ def test_postgres_from_earlier_versions(pg_url: str, previous: int) -> None:
         cache.put(KEY, {"旧": "old"})
         assert cache.get(KEY, ["旧"]) == {"旧": "old"}
         assert store.story_links(["old"]) == []
+        state = store.index_state("crosslingual_from")
+        assert state is not None and state[0] == store.max_rev() > 0
     finally:
         store.close()
 

@@ -25,6 +25,7 @@ from newsdesk.models import Document
 from newsdesk.store import IndexRow, Store
 
 STATE = "crosslingual"
+FROM_STATE = "crosslingual_from"
 _LANGS = ("zh", "en")
 _BATCH = 500
 
@@ -102,7 +103,11 @@ def link_new_documents(store: Store, vectors: VectorIndex) -> list[Link]:
         return []
     upto = vectors.watermark
     state = store.index_state(STATE)
-    after = state[0] if state is not None and state[1] == xl.PARAMS else 0
+    # Where pairing starts: documents stored before the version that pairs them
+    # (recorded by the store's migration) are left as they are.
+    start = store.index_state(FROM_STATE)
+    first = start[0] if start is not None else 0
+    after = max(first, state[0]) if state is not None and state[1] == xl.PARAMS else first
     links: list[Link] = []
     while after < upto:
         rows = [r for r in store.rows_since(after, _BATCH) if r.rev <= upto]
