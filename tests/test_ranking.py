@@ -123,6 +123,26 @@ def test_query_term_shares_weigh_rare_terms_more() -> None:
     assert idf(10, 100) == pytest.approx(math.log(1 + 90.5 / 10.5))
 
 
+def test_could_keep_bounds_every_way_of_holding_the_words() -> None:
+    import random
+
+    from newsdesk.ranking import RELEVANCE_MODELS
+
+    model = RELEVANCE_MODELS["use-m3"]
+    ic, it, io = (FEATURES.index(n) for n in ("cover", "title_cover", "other_lang"))
+    rng = random.Random(7)
+    rows = [[rng.uniform(-4.0, 2.0) for _ in FEATURES] for _ in range(400)]
+    bound = model.could_keep(rows)
+    assert any(bound) and not all(bound)  # the bound separates something
+    for row, ok in zip(rows, bound, strict=True):
+        for cover, title, other in ((1.0, 1.0, 0.0), (0.5, 0.0, 0.0), (0.0, 0.0, 1.0)):
+            held = list(row)
+            held[ic], held[it], held[io] = cover, title, other
+            if model.probability(held) >= model.threshold:
+                assert ok, (row, cover, title, other)
+    assert model.could_keep([]) == []
+
+
 def test_relevance_model_keeps_the_confident_part_of_the_broad_set() -> None:
     lex_only = tuple(1.0 if f == "lex_rel" else 0.0 for f in FEATURES)
     model = RelevanceModel(weights=tuple(10 * w for w in lex_only), bias=-5.0, threshold=0.5)

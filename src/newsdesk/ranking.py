@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 FUSIONS = ("rrf", "convex")
 
@@ -105,6 +105,27 @@ class RelevanceModel:
             acc += w * x
         z = self.bias + acc
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def could_keep(self, rows: Sequence[Sequence[float]]) -> list[bool]:
+        """Whether each candidate could be kept once it is known which query words it
+        holds: its probability if it held them as favourably as it could.
+
+        The search looks those words up only where that can change the decision
+        (the lookup is the costly part of it). A bound, so never below the truth.
+        """
+        if not rows:
+            return []
+        import numpy as np
+
+        x = np.asarray(rows, dtype=np.float64).copy()
+        cover, title, other = (FEATURES.index(n) for n in ("cover", "title_cover", "other_lang"))
+        x[:, [cover, title, other]] = 0.0
+        w = np.asarray(self.weights, dtype=np.float64)
+        # The same language: both shares at most 1; another language: the flag alone.
+        bonus = max(max(0.0, w[cover]) + max(0.0, w[title]), max(0.0, w[other]))
+        z = np.clip(x @ w + self.bias + bonus, -60.0, 60.0)
+        p = 1.0 / (1.0 + np.exp(-z))
+        return [bool(v) for v in p >= self.threshold - 1e-9]
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
         """:meth:`probability` of each row, bit for bit, with one pass per feature.
@@ -313,12 +334,17 @@ def with_presence(
         if p is None:
             out.append(r)
             continue
+        same = p.same_lang
         out.append(
-            replace(
-                r,
-                cover=_share(p.anywhere, weights) if p.same_lang else 0.0,
-                title_cover=_share(p.title, weights) if p.same_lang else 0.0,
-                other_lang=not p.same_lang,
+            Ranked(
+                r.id,
+                r.score,
+                r.lexical,
+                r.semantic,
+                r.feedback,
+                _share(p.anywhere, weights) if same else 0.0,
+                _share(p.title, weights) if same else 0.0,
+                not same,
             )
         )
     return out

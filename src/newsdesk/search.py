@@ -28,6 +28,7 @@ from newsdesk.ranking import (
     TermPresence,
     broad_cutoff,
     cutoff,
+    features,
     fuse,
     with_presence,
 )
@@ -246,8 +247,14 @@ class Searcher:
         if request.mode and request.mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {request.mode!r}")
 
-    def candidates(self, request: SearchRequest, parsed: ParsedQuery | None = None) -> Candidates:
-        """What each retriever finds for ``request`` (at most ``max_relevant`` each)."""
+    def candidates(
+        self, request: SearchRequest, parsed: ParsedQuery | None = None, *, every: bool = False
+    ) -> Candidates:
+        """What each retriever finds for ``request`` (at most ``max_relevant`` each).
+
+        ``every``: look up the query words of the whole broad set, also where that
+        cannot change the decision (the evaluation fits the decision on them).
+        """
         parsed = parsed or parse_request(request)
         q = parsed.lexical
         limit = self.policy.max_relevant
@@ -289,7 +296,15 @@ class Searcher:
         if mode == "hybrid" and terms and params.relevance is not None:
             # Only the broad set is judged by the relevance model: look those up.
             fused = fuse(lexical, semantic, params, feedback)
-            ids = [r.id for r in broad_cutoff(fused, params)]
+            wanted = {r.id for r in broad_cutoff(fused, params)}
+            # Only where holding the words can change the decision (most of a large
+            # collection's broad set cannot reach the threshold whatever it holds).
+            possible = params.relevance.could_keep(features(fused))
+            ids = [
+                r.id
+                for r, ok in zip(fused, possible, strict=True)
+                if r.id in wanted and (ok or every)
+            ]
             lang = detect_language(parsed.semantic_text)
             presence = self.lexical.presence(terms, ids, lang if lang in ("zh", "en") else "")
             weights = self.lexical.term_weights(terms)

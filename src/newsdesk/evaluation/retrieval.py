@@ -107,7 +107,7 @@ def collect(
         relevant = {
             story_of.get(stored[d], stored[d]) for d in evalset.qrels.get(qid, ()) if d in stored
         }
-        found = engine.searcher.candidates(SearchRequest(query=text, mode="hybrid"))
+        found = engine.searcher.candidates(SearchRequest(query=text, mode="hybrid"), every=True)
         of_story = engine.store.story_of(list(found.presence))
         presence: dict[str, list[int]] = {}
         for doc_id, p in found.presence.items():

@@ -339,12 +339,21 @@ class LexicalIndex:
             return {}
         occ = tantivy.Occur
         searcher = self._index.searcher()
-        restrict = (occ.Must, self._field_query("id", list(ids)))
+        # The candidates once, as a term set; documents are then told apart by their
+        # address (reading a stored id costs more than the search itself).
+        restrict = (occ.Must, tantivy.Query.term_set_query(self._schema, "id", list(ids)))
+        limit = len(ids)
+        at = {
+            (a.segment_ord, a.doc): searcher.doc(a)["id"][0]
+            for _, a in searcher.search(
+                tantivy.Query.boolean_query([restrict]), limit, count=False
+            ).hits
+        }
 
         def found(extra: Any) -> set[str]:
             q = tantivy.Query.boolean_query([restrict, (occ.Must, extra)])
-            result = searcher.search(q, len(ids), count=False)
-            return {searcher.doc(a)["id"][0] for _, a in result.hits}
+            hits = searcher.search(q, limit, count=False).hits
+            return {at[(a.segment_ord, a.doc)] for _, a in hits}
 
         anywhere = dict.fromkeys(ids, 0)
         title = dict.fromkeys(ids, 0)
@@ -355,7 +364,7 @@ class LexicalIndex:
                 title[doc_id] |= 1 << i
             for doc_id in in_title | in_body:
                 anywhere[doc_id] |= 1 << i
-        same = found(self._field_query("lang", [lang])) if lang else set(ids)
+        same = found(tantivy.Query.term_query(self._schema, "lang", lang)) if lang else set(ids)
         return {d: TermPresence(anywhere[d], title[d], d in same) for d in ids}
 
     def browse(self, query: LexicalQuery, limit: int) -> list[LexicalHit]:
