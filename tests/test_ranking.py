@@ -16,6 +16,7 @@ from newsdesk.ranking import (
     RelevanceModel,
     TermPresence,
     broad_cutoff,
+    by_relevance,
     cutoff,
     features,
     fuse,
@@ -141,6 +142,27 @@ def test_could_keep_bounds_every_way_of_holding_the_words() -> None:
             if model.probability(held) >= model.threshold:
                 assert ok, (row, cover, title, other)
     assert model.could_keep([]) == []
+
+
+def test_relevance_order_follows_the_models_probability() -> None:
+    p = FusionParams(method="rrf", rrf_k=2, semantic_weight=0.75, feedback_weight=0.5)
+    ranked = fuse(LEX, SEM, p, FB)
+    assert [r.id for r in ranked][:3] == ["d", "b", "a"]
+    # A model that trusts BM25 alone: a (the best BM25) before b, d last of the three.
+    lex_only = tuple(4.0 if f == "lex_rel" else 0.0 for f in FEATURES)
+    model = RelevanceModel(weights=lex_only, bias=-2.0, threshold=0.5)
+    subset = [r for r in ranked if r.id in {"a", "b", "d"}]
+    got = by_relevance(ranked, FusionParams(relevance=model), subset)
+    assert [r.id for r in got] == ["a", "b", "d"]
+    rows = dict(zip([r.id for r in ranked], features(ranked), strict=True))
+    assert [r.score for r in got] == [model.probability(rows[i]) for i in ("a", "b", "d")]
+    assert got[2].semantic == next(r.semantic for r in ranked if r.id == "d")
+    # Equal probabilities keep the fused order; no model keeps the subset as it is.
+    flat = RelevanceModel(weights=(0.0,) * len(FEATURES), bias=0.0, threshold=0.5)
+    assert [r.id for r in by_relevance(ranked, FusionParams(relevance=flat), subset)] == [
+        r.id for r in subset
+    ]
+    assert by_relevance(ranked, FusionParams(), subset) == subset
 
 
 def test_relevance_model_keeps_the_confident_part_of_the_broad_set() -> None:

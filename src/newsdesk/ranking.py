@@ -350,6 +350,46 @@ def with_presence(
     return out
 
 
+def by_relevance(
+    ranked: Sequence[Ranked], params: FusionParams, subset: Sequence[Ranked]
+) -> list[Ranked]:
+    """``subset`` of the fused list ``ranked``, most probably relevant first.
+
+    With a :class:`RelevanceModel` each candidate's score becomes its probability of
+    being relevant and the order follows it (ties keep the fused order): it weighs
+    the lexical and semantic evidence and the query's words together, which ranks
+    better than the fused score alone (bench/retrieval.md). Without one, ``subset``
+    as it is.
+    """
+    model = params.relevance
+    if model is None or not subset:
+        return list(subset)
+    rows = features(ranked)
+    wanted = {r.id for r in subset}
+    at = [i for i, r in enumerate(ranked) if r.id in wanted]
+    p = dict(
+        zip(
+            (ranked[i].id for i in at),
+            model.probabilities([rows[i] for i in at]),
+            strict=True,
+        )
+    )
+    scored = [
+        Ranked(
+            r.id,
+            p.get(r.id, 0.0),
+            r.lexical,
+            r.semantic,
+            r.feedback,
+            r.cover,
+            r.title_cover,
+            r.other_lang,
+        )
+        for r in subset
+    ]
+    return sorted(scored, key=lambda r: -r.score)
+
+
 def cutoff(
     ranked: Sequence[Ranked], params: FusionParams, broad: Sequence[Ranked] | None = None
 ) -> list[Ranked]:

@@ -27,6 +27,7 @@ from newsdesk.ranking import (
     Ranked,
     TermPresence,
     broad_cutoff,
+    by_relevance,
     cutoff,
     features,
     fuse,
@@ -371,7 +372,13 @@ class Searcher:
         broad = broad_cutoff(fused, params)
         confident = cutoff(fused, params, broad)
         keep = {r.id for r in broad} | {r.id for r in confident}
-        return [r for r in fused if r.id in keep], confident
+        # Best first by the decision's own probability (the confident ones first),
+        # which is then each result's score, whatever the sort.
+        listed = by_relevance(fused, params, [r for r in fused if r.id in keep])
+        if params.relevance is not None:
+            scored = {r.id: r for r in listed}
+            confident = [scored.get(r.id, r) for r in confident]
+        return listed, confident
 
     def search(self, request: SearchRequest) -> SearchResults:
         self._validate(request)

@@ -90,7 +90,11 @@ class DocumentFields(Out):
 
 
 class HitOut(DocumentFields):
-    score: float
+    score: float = Field(
+        description="How sure the search is that the document is about the query: the"
+        " relevance decision's probability (0-1) in hybrid search, otherwise the"
+        " retriever's own score"
+    )
     duplicates: list[DuplicateOut]
     summary: SummaryOut | None
     snippet: str
