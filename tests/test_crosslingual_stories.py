@@ -14,7 +14,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import LiveServer, write_jsonl
+from conftest import LiveServer, opensearch_env, write_jsonl
 from newsdesk import Engine, load_settings, open_engine
 from newsdesk.cli import cli
 from newsdesk.engine import crosslingual_enabled
@@ -193,3 +193,27 @@ def test_documents_stored_before_pairing_existed_are_left_as_they_are(tmp_path: 
         assert eng.store.story_links([ZH["id"], EN["id"]]) == []
         stories = eng.store.story_of([ZH["id"], EN["id"]])
         assert stories[ZH["id"]] != stories[EN["id"]]
+
+
+def test_the_opensearch_backend_pairs_them_by_the_clusters_knn(
+    tmp_path: Path, opensearch_url: str
+) -> None:
+    # With OpenSearch the vectors live in the cluster, not in this process: the pair
+    # is found by the cluster's filtered k-NN search (language, publish window).
+    home = tmp_path / "home"
+    corpus = write_jsonl(tmp_path / "docs.jsonl", [ZH, EN, EN_OTHER])
+    env = opensearch_env(opensearch_url, "xl")
+    with open_engine(load_settings(home=home, environ=env)) as eng:
+        assert not eng.vectors.in_memory and eng.link_languages
+        report = eng.ingest_paths([corpus])
+        assert report.counts["accepted"] == 3, report.problems
+        stories = eng.store.story_of([ZH["id"], EN["id"], EN_OTHER["id"]])
+        assert stories[ZH["id"]] == stories[EN["id"]]
+        assert stories[EN_OTHER["id"]] == EN_OTHER["id"]
+        [(a, b, evidence)] = eng.store.story_links([ZH["id"], EN["id"], EN_OTHER["id"]])
+        assert {a, b} == {ZH["id"], EN["id"]} and "shared numbers/names" in evidence
+        results = eng.search("solar module exports")
+        ids = [h.document.id for h in results.hits]
+        assert len({ZH["id"], EN["id"]} & set(ids)) == 1, ids
+        hit = next(h for h in results.hits if h.document.id in (ZH["id"], EN["id"]))
+        assert [d.lang for d in hit.duplicates] == ["zh" if hit.document.lang == "en" else "en"]

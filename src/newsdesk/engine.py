@@ -947,7 +947,17 @@ class Engine:
         the other language (under the embedding lock: one process at a time)."""
         assert self.vectors is not None
         done = self.vectors.catch_up(progress)
-        if self.link_languages:
+        if not self.link_languages:
+            return done
+        if isinstance(self.searcher.vectors, OpenSearchVectors):
+            # The cluster holds every process's vectors: send the new ones, then
+            # search the nearest documents there. A cluster that is down (or busy
+            # with another process's catch-up) pairs them at the next catch-up.
+            with contextlib.suppress(BackendUnavailable, SearchIndexError):
+                self.lexical.catch_up_vectors()
+                near = self.searcher.vectors
+                link_new_documents(self.store, self.vectors, near, near.cluster.vector_watermark)
+        else:
             link_new_documents(self.store, self.vectors)
         return done
 

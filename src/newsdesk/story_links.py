@@ -17,7 +17,9 @@ evidence).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from newsdesk import crosslingual as xl
 from newsdesk.index.vectors import VectorFilter, VectorIndex
@@ -28,6 +30,21 @@ STATE = "crosslingual"
 FROM_STATE = "crosslingual_from"
 _LANGS = ("zh", "en")
 _BATCH = 500
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from newsdesk.index.vectors import VectorHit
+
+
+class Neighbours(Protocol):
+    """Where the nearest documents are searched: the vectors in memory, or the
+    cluster's k-NN field when the index is OpenSearch (every process shares it)."""
+
+    def search(
+        self, query: NDArray[np.float32], limit: int, flt: VectorFilter | None = None
+    ) -> Sequence[VectorHit]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,22 +63,30 @@ def _ts(doc: Document) -> int | None:
     return int(doc.published_at.timestamp()) if doc.published_at else None
 
 
-def _nearest(vectors: VectorIndex, doc_id: str, ts: int, lang: str) -> tuple[str, float] | None:
+def _nearest(
+    vectors: VectorIndex, near: Neighbours, doc_id: str, ts: int, lang: str
+) -> tuple[str, float] | None:
     """The nearest document of ``lang`` published within the window of ``ts``."""
     query = vectors.vectors_of([doc_id])
     if query.shape[0] == 0:
         return None
     flt = VectorFilter(since_ts=ts - xl.WINDOW, until_ts=ts + xl.WINDOW, langs=(lang,))
-    hits = vectors.search(query[0], 1, flt)
+    hits = near.search(query[0], 1, flt)
     return (hits[0].id, hits[0].score) if hits else None
 
 
-def link_document(store: Store, vectors: VectorIndex, row: IndexRow) -> Link | None:
-    """Merge ``row``'s story with its other-language version, if it has one."""
+def link_document(
+    store: Store, vectors: VectorIndex, row: IndexRow, near: Neighbours | None = None
+) -> Link | None:
+    """Merge ``row``'s story with its other-language version, if it has one.
+
+    ``near`` searches the nearest documents (default: ``vectors`` themselves).
+    """
     if row.lang not in _LANGS or row.published_ts is None:
         return None
+    near = near or vectors
     other = "en" if row.lang == "zh" else "zh"
-    found = _nearest(vectors, row.id, row.published_ts, other)
+    found = _nearest(vectors, near, row.id, row.published_ts, other)
     if found is None or found[1] < xl.COSINE_FLOOR:
         return None
     partner, cosine = found
@@ -72,7 +97,7 @@ def link_document(store: Store, vectors: VectorIndex, row: IndexRow) -> Link | N
     theirs_ts = _ts(theirs)
     if theirs_ts is None:
         return None
-    back = _nearest(vectors, partner, theirs_ts, row.lang)
+    back = _nearest(vectors, near, partner, theirs_ts, row.lang)
     if back is None:
         return None
     if back[0] != row.id and store.story_of([back[0]]).get(back[0]) != mine.story_id:
@@ -93,15 +118,25 @@ def link_document(store: Store, vectors: VectorIndex, row: IndexRow) -> Link | N
     return Link(zh.id, en.id, story, verdict)
 
 
-def link_new_documents(store: Store, vectors: VectorIndex) -> list[Link]:
+def link_new_documents(
+    store: Store, vectors: VectorIndex, near: Neighbours | None = None, upto: int | None = None
+) -> list[Link]:
     """Pair every document embedded since the last run; returns the links made.
 
-    Only documents whose vectors are loaded are considered (up to the vector
-    index's watermark); the rest wait for the next run.
+    By default the nearest documents are searched among the vectors in memory, and
+    only documents loaded there are considered (up to the vector index's
+    watermark). With ``near`` (the cluster's k-NN search) they are searched there,
+    up to ``upto``, the revision the cluster holds vectors to; the rest wait for
+    the next run.
     """
-    if not vectors.in_memory or vectors.stale_reason:
+    if vectors.stale_reason:
         return []
-    upto = vectors.watermark
+    if near is None:
+        if not vectors.in_memory:
+            return []
+        upto = vectors.watermark
+    elif upto is None:
+        raise ValueError("searching another index needs the revision it holds vectors up to")
     state = store.index_state(STATE)
     # Where pairing starts: documents stored before the version that pairs them
     # (recorded by the store's migration) are left as they are.
@@ -114,7 +149,7 @@ def link_new_documents(store: Store, vectors: VectorIndex) -> list[Link]:
         if not rows:
             break
         for row in rows:
-            link = link_document(store, vectors, row)
+            link = link_document(store, vectors, row, near)
             if link is not None:
                 links.append(link)
         after = rows[-1].rev
@@ -122,4 +157,4 @@ def link_new_documents(store: Store, vectors: VectorIndex) -> list[Link]:
     return links
 
 
-__all__ = ["STATE", "Link", "link_document", "link_new_documents"]
+__all__ = ["STATE", "Link", "Neighbours", "link_document", "link_new_documents"]
