@@ -168,14 +168,16 @@ def main() -> None:
     with _base_checkout(args.base) as base_src:
         sides = {"ours": ROOT / "src", "base": base_src}
         caches = {side: work / f"cache-{side}" for side in sides}
-        home = work / "home-use-m3"
-        _ingest_sample(home, _env(sides["ours"], caches["ours"]))
-        homes = {"use-m3": home}
+        # Each side searches a home its own code ingested: the store's schema moves on,
+        # and an older newsdesk refuses a newer home.
+        homes: dict[str, dict[str, Path]] = {"use-m3": {}}
         if args.e5:
-            homes["e5-small"] = work / "home-e5"
-            _ingest_sample(
-                homes["e5-small"], _env(sides["ours"], caches["ours"], NEWSDESK_EMBEDDER="e5-small")
-            )
+            homes["e5-small"] = {}
+        for name, by_side in homes.items():
+            for side, src in sides.items():
+                by_side[side] = work / f"home-{name}-{side}"
+                _ingest_sample(by_side[side], _env(src, caches[side], NEWSDESK_EMBEDDER=name))
+        home = homes["use-m3"]["ours"]
 
         variants: dict[str, Callable[[], tuple[float, float]]] = {}
         py = sys.executable
@@ -183,10 +185,10 @@ def main() -> None:
         for side, src in sides.items():
             env = _env(src, caches[side])
             variants[f"help {side}"] = lambda env=env: _timed([py, "-c", CLI, "--help"], env)
-        for name, h in homes.items():
+        for name, by_side in homes.items():
             for side, src in sides.items():
                 env = _env(src, caches[side], NEWSDESK_EMBEDDER=name)
-                cmd = [py, "-c", CLI, "--home", str(h), "search", QUERY]
+                cmd = [py, "-c", CLI, "--home", str(by_side[side]), "search", QUERY]
                 variants[f"search {name} {side}"] = lambda cmd=cmd, env=env: _timed(cmd, env)
 
         # The one-off first search after an install: an empty weight cache.
@@ -210,7 +212,7 @@ def main() -> None:
         serve: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
         for _ in range(args.serve_rounds):
             for side, src in sides.items():
-                serve[side].append(_serve_once(home, _env(src, caches[side])))
+                serve[side].append(_serve_once(homes["use-m3"][side], _env(src, caches[side])))
         results["serve"] = {
             side: {
                 key: round(statistics.median(r[key] for r in runs), 3)
