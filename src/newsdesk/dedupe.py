@@ -89,10 +89,9 @@ _SIMPLE_RANGES = (
     (0x00A0, 0x00FF),
     (0x2000, 0x206F),
     (0x3000, 0x303F),
-    (0x3400, 0x4DBF),
-    (0x4E00, 0x9FFF),
     (0xFF01, 0xFF5E),
 )
+_IDEOGRAPHS = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF))
 _SIMPLE_LIMIT = 0x10000
 _nfkc_table: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -103,6 +102,10 @@ def _simple_nfkc() -> tuple[np.ndarray, np.ndarray]:
     if _nfkc_table is None:
         simple = np.zeros(_SIMPLE_LIMIT + 1, dtype=bool)
         target = np.arange(_SIMPLE_LIMIT + 1, dtype=np.uint32)
+        # Unified ideographs have no decomposition and no combining class (the test
+        # checks every tabled code point): tabled as they are, without a lookup each.
+        for lo, hi in _IDEOGRAPHS:
+            simple[lo : hi + 1] = True
         for lo, hi in _SIMPLE_RANGES:
             for cp in range(lo, hi + 1):
                 ch = chr(cp)
