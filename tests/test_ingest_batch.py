@@ -120,6 +120,8 @@ def _same_grouping(batch: Engine, single: Engine, tmp_path: Path) -> dict[str, s
     assert any(i.startswith("copy-of-stored") for i in grouped)
     assert any(i.startswith("copy-of-updated") for i in grouped)
     assert not any(i.startswith("copy-of-old") for i in grouped)
+    hashes = batch.store.content_hashes([*ids, "not-stored"])
+    assert hashes == {i: batch.store.content_hash_of(i) for i in ids}
     return got
 
 
@@ -200,3 +202,24 @@ def test_a_refused_document_fails_alone_and_groups_nothing(
     # The copy did not join the refused document's story: that document is not stored.
     assert engine.store.story_of(["copy"]) == {"copy": "copy"}
     assert set(engine.store.all_ids()) == {"before", "copy", "after"}
+
+
+def test_a_rerun_finds_its_documents_unchanged_in_one_lookup(
+    sqlite_pair: tuple[Engine, Engine], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = sqlite_pair[0]
+    rows = _rows(40, 4, "u")
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    engine.ingest_paths([path], defer_embeddings=True)
+    ids = [str(r["id"]) for r in rows]
+    hashes = engine.store.content_hashes([*ids, "not-stored", ids[0]])
+    assert set(hashes) == set(ids)
+    assert all(hashes[i] == engine.store.content_hash_of(i) for i in ids)
+    edited = [*rows[:-1], {**rows[-1], "paragraphs": ["改过的一段。" * 30]}]
+    lookups: list[int] = []
+    real = engine.store.content_hashes
+    monkeypatch.setattr(engine.store, "content_hashes", lambda ids: lookups.append(1) or real(ids))
+    report = engine.ingest_paths([write_jsonl(tmp_path / "again.jsonl", edited)])
+    assert report.counts["unchanged"] == len(rows) - 1
+    assert report.counts["updated"] == 1
+    assert len(lookups) == 1

@@ -524,7 +524,8 @@ class Engine:
 
     # -- ingest ------------------------------------------------------------------------
     def _front(self, record: RawRecord) -> IngestResult | _Front:
-        """Validate one record and skip it early if the store already has it as is."""
+        """Validate one record (:meth:`_unless_unchanged` then skips it early if the
+        store already has it as is)."""
         if record.fetched_at is None:
             # Relative publish times ("3小时前") in files count from when we read them.
             record = replace(record, fetched_at=self.clock())
@@ -540,12 +541,20 @@ class Engine:
                 " stored undated"
             )
             doc = replace(doc, published_at=None)
-        if self.store.content_hash_of(doc.id) == doc.content_hash:
+        return _Front(record, doc, note)
+
+    @staticmethod
+    def _unless_unchanged(item: _Front, stored_hash: str | None) -> IngestResult | _Front:
+        if stored_hash == item.doc.content_hash:
             # Re-ingest (or a rerun after a crash): skip the costly steps.
             return IngestResult(
-                "unchanged", record.origin, doc_id=doc.id, title=doc.title, note=note
+                "unchanged",
+                item.record.origin,
+                doc_id=item.doc.id,
+                title=item.doc.title,
+                note=item.note,
             )
-        return _Front(record, doc, note)
+        return item
 
     def _store(
         self, item: _Front, heavy: Heavy, grouping: _BatchGrouping | None = None
@@ -619,6 +628,8 @@ class Engine:
     def ingest_record(self, record: RawRecord) -> IngestResult:
         """Validate, de-duplicate, summarize and store one record (not yet indexed)."""
         front = self._front(record)
+        if isinstance(front, _Front):
+            front = self._unless_unchanged(front, self.store.content_hash_of(front.doc.id))
         if isinstance(front, IngestResult):
             return front
         with self.store.transaction():
@@ -632,7 +643,12 @@ class Engine:
                 slots.append(IngestResult(outcome, item.origin, reason=item.reason))
             else:
                 slots.append(self._front(item))
-        return slots
+        # One lookup for the batch: documents the store already holds as they are.
+        stored = self.store.content_hashes([s.doc.id for s in slots if isinstance(s, _Front)])
+        return [
+            self._unless_unchanged(s, stored.get(s.doc.id)) if isinstance(s, _Front) else s
+            for s in slots
+        ]
 
     def _store_batch(
         self, slots: list[IngestResult | _Front], pending: Pending

@@ -605,6 +605,15 @@ class PostgresStore:
         found = self._one("SELECT content_hash FROM documents WHERE id = %s", (doc_id,))
         return str(found) if found is not None else None
 
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hash per stored document id (ids not stored are left out)."""
+        if not ids:
+            return {}
+        rows = self._all(
+            "SELECT id, content_hash FROM documents WHERE id = ANY(%s)", (list(set(ids)),)
+        )
+        return {r["id"]: r["content_hash"] for r in rows}
+
     def max_rev(self) -> int:
         return int(self._one("SELECT COALESCE(MAX(rev), 0) FROM documents"))
 

@@ -522,6 +522,19 @@ class SQLiteStore:
         )
         return str(row[0]) if row is not None else None
 
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hash per stored document id (ids not stored are left out)."""
+        out: dict[str, str] = {}
+        conn = self._conn()
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            rows = conn.execute(
+                "SELECT id, content_hash FROM documents"
+                f" WHERE id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk),
+            )
+            out.update((r[0], r[1]) for r in rows)
+        return out
+
     def max_rev(self) -> int:
         return int(
             self._conn().execute("SELECT COALESCE(MAX(rev), 0) FROM documents").fetchone()[0]
