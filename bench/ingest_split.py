@@ -21,7 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ STEPS = [
 ]
 
 
-def _wrap(acc: Counter[str], label: str, owner: str, name: str) -> None:
+def _wrap(acc: defaultdict[str, float], label: str, owner: str, name: str) -> None:
     import importlib
 
     module_name, _, cls = owner.partition(":")
@@ -78,7 +78,7 @@ def main() -> int:
 
     rows = load(args.limit)
     n = len(rows)
-    acc: Counter[str] = Counter()
+    acc: defaultdict[str, float] = defaultdict(float)
     for label, owner, name in STEPS:
         _wrap(acc, label, owner, name)
     series: dict[str, list[float]] = {}
