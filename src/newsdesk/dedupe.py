@@ -61,6 +61,7 @@ _rng = np.random.default_rng(_SEED)
 # Odd 64-bit multipliers and offsets of the multiply-shift hash family.
 _A = (_rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
 _B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+_B_COLUMN = _B[:, None]
 _POLY = np.uint64(0x9E3779B97F4A7C15)
 _CHUNK = 4096
 _MAX_WORD = 64
@@ -77,13 +78,91 @@ def fold(text: str) -> str:
     return str(_to_simplified(unicodedata.normalize("NFKC", text).lower()))
 
 
+# Code points whose NFKC form is one known code point whatever surrounds them: no
+# canonical combining class, not the second half of any canonical composition, and a
+# one-character compatibility decomposition (most often none, or a full-width form's
+# ASCII letter). Checked over every code point by a test. Only the ranges news text is
+# made of are tabled; a text with any other code point is normalized by unicodedata.
+_SIMPLE_RANGES = (
+    (0x0009, 0x000D),
+    (0x0020, 0x007E),
+    (0x00A0, 0x00FF),
+    (0x2000, 0x206F),
+    (0x3000, 0x303F),
+    (0xFF01, 0xFF5E),
+)
+_IDEOGRAPHS = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF))
+_SIMPLE_LIMIT = 0x10000
+_nfkc_table: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _simple_nfkc() -> tuple[np.ndarray, np.ndarray]:
+    """(is simple, NFKC code point) per BMP code point, built on first use."""
+    global _nfkc_table
+    if _nfkc_table is None:
+        simple = np.zeros(_SIMPLE_LIMIT + 1, dtype=bool)
+        target = np.arange(_SIMPLE_LIMIT + 1, dtype=np.uint32)
+        # Unified ideographs have no decomposition and no combining class (the test
+        # checks every tabled code point): tabled as they are, without a lookup each.
+        for lo, hi in _IDEOGRAPHS:
+            simple[lo : hi + 1] = True
+        for lo, hi in _SIMPLE_RANGES:
+            for cp in range(lo, hi + 1):
+                ch = chr(cp)
+                norm = unicodedata.normalize("NFKD", ch)
+                if len(norm) != 1 or unicodedata.combining(ch) or unicodedata.combining(norm):
+                    continue
+                if unicodedata.normalize("NFKD", norm) != norm:
+                    continue
+                simple[cp] = True
+                target[cp] = ord(norm)
+        # Every tabled target must itself be simple (its NFKC form is itself).
+        simple &= simple[target]
+        _nfkc_table = simple, target
+    return _nfkc_table
+
+
+def fold_many(texts: Sequence[str]) -> list[str]:
+    """:func:`fold` of each text (the same strings), with the Unicode normalization
+    done by table lookup for texts made only of simple code points."""
+    if not texts:
+        return []
+    simple, target = _simple_nfkc()
+    joined = "".join(texts)
+    cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    idx = np.minimum(cp, np.uint32(_SIMPLE_LIMIT))
+    ok = simple[idx]
+    mapped = target[idx].tobytes().decode("utf-32-le")
+    ends = np.cumsum([len(t) for t in texts])
+    bad = np.cumsum(~ok)
+    out: list[str] = []
+    start = 0
+    before = 0
+    for text, end in zip(texts, ends.tolist(), strict=True):
+        after = int(bad[end - 1]) if end else 0
+        if end == start:
+            norm = text
+        elif after == before:
+            norm = mapped[start:end]
+        else:
+            norm = unicodedata.normalize("NFKC", text)
+        out.append(str(_to_simplified(norm.lower())) if norm else "")
+        start, before = end, after
+    return out
+
+
 def _unit_codes(text: str) -> np.ndarray:
     """One code per unit in reading order: a CJK character's code point, or a hash
     (above 2**32) of a run of ASCII letters and digits. Vectorised over code points;
     the same units as ``_UNIT.findall`` (checked by a test)."""
-    cp = np.frombuffer(fold(text).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return _codes_at(fold(text))[1]
+
+
+def _codes_at(folded: str) -> tuple[np.ndarray, np.ndarray]:
+    """(position, code) of each unit of an already folded text, in reading order."""
+    cp = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     if len(cp) == 0:
-        return cp
+        return np.zeros(0, dtype=np.intp), cp
     cjk = ((cp >= 0x3400) & (cp <= 0x9FFF)) | ((cp >= 0xF900) & (cp <= 0xFAFF))
     alnum = ((cp >= 0x30) & (cp <= 0x39)) | ((cp >= 0x61) & (cp <= 0x7A))
     starts = alnum & ~np.concatenate(([False], alnum[:-1]))
@@ -99,13 +178,17 @@ def _unit_codes(text: str) -> np.ndarray:
         words = (words & np.uint64(0xFFFF_FFFF_FFFF)) | np.uint64(1 << 48)
         positions = np.concatenate([positions, start_pos])
         codes = np.concatenate([codes, words])
-        codes = codes[np.argsort(positions, kind="stable")]
-    return codes
+        order = np.argsort(positions, kind="stable")
+        positions, codes = positions[order], codes[order]
+    return positions, codes
 
 
 def shingle_hashes(text: str) -> np.ndarray:
     """The distinct 64-bit hashes of the text's 4-unit shingles (sorted)."""
-    codes = _unit_codes(text)
+    return _shingles_of_codes(_unit_codes(text))
+
+
+def _shingles_of_codes(codes: np.ndarray) -> np.ndarray:
     if len(codes) == 0:
         return codes
     if len(codes) < SHINGLE:
@@ -117,18 +200,30 @@ def shingle_hashes(text: str) -> np.ndarray:
         for j in range(1, SHINGLE):
             h = h * _POLY + codes[j : j + n]
         h ^= h >> np.uint64(31)
-    return np.unique(h)
+    return _distinct(h)
 
 
 def _minhash(hashes: np.ndarray) -> np.ndarray:
     if len(hashes) == 0:
         return _EMPTY.copy()
-    sig = _EMPTY.copy()
+    lowest = _EMPTY.copy()
     with np.errstate(over="ignore"):
         for start in range(0, len(hashes), _CHUNK):
-            chunk = hashes[start : start + _CHUNK, None]
-            sig = np.minimum(sig, ((chunk * _A + _B) >> np.uint64(32)).min(axis=0))
-    return sig
+            # One row per hash function: each minimum is over contiguous memory.
+            values = np.multiply.outer(_A, hashes[start : start + _CHUNK])
+            values += _B_COLUMN
+            np.minimum(lowest, values.min(axis=1), out=lowest)
+    # The shift keeps order, so the minimum's upper half is the upper halves' minimum.
+    return lowest >> np.uint64(32)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` (sorted), by a sort: faster on a document's shingles."""
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def signature(paragraphs: Iterable[str]) -> np.ndarray:
@@ -138,8 +233,41 @@ def signature(paragraphs: Iterable[str]) -> np.ndarray:
 
 def fingerprint(paragraphs: Iterable[str]) -> tuple[np.ndarray, int]:
     """The MinHash signature and the number of distinct shingles it was made from."""
-    hashes = shingle_hashes("\n".join(paragraphs))
-    return _minhash(hashes), len(hashes)
+    return fingerprints([list(paragraphs)])[0]
+
+
+def fingerprints(bodies: Sequence[Sequence[str]]) -> list[tuple[np.ndarray, int]]:
+    """:func:`fingerprint` of many documents (each a list of paragraphs) at once.
+
+    The same signatures and counts, vectorised across the documents: the numpy work is
+    done once for all of them instead of once per document.
+    """
+    folded = fold_many(["\n".join(p) for p in bodies])
+    if not folded:
+        return []
+    # Documents apart by a newline, which is no unit: no run of letters crosses two.
+    joined = "\n".join(folded)
+    starts = np.cumsum([0] + [len(f) + 1 for f in folded[:-1]])
+    positions, codes = _codes_at(joined)
+    doc_of = np.searchsorted(starts, positions, side="right") - 1
+    counts = np.bincount(doc_of, minlength=len(folded))
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    n = len(codes) - SHINGLE + 1
+    if n > 0:
+        h = codes[:n].copy()
+        with np.errstate(over="ignore"):
+            for j in range(1, SHINGLE):
+                h = h * _POLY + codes[j : j + n]
+            h ^= h >> np.uint64(31)
+    out: list[tuple[np.ndarray, int]] = []
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if hi - lo < SHINGLE:
+            hashes = _shingles_of_codes(codes[lo:hi])
+        else:
+            # Windows that start in this document and end in it.
+            hashes = _distinct(h[lo : hi - SHINGLE + 1])
+        out.append((_minhash(hashes), len(hashes)))
+    return out
 
 
 def signature_to_bytes(sig: np.ndarray) -> bytes:

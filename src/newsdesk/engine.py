@@ -10,6 +10,7 @@ import contextlib
 import functools
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -228,6 +229,56 @@ class _Front:
     record: RawRecord
     doc: Document
     note: str = ""
+
+
+class _BatchGrouping:
+    """Near-duplicate candidates for the documents of one batch, stored in order: the
+    store's band neighbours as they were when the batch began (looked up once), and the
+    documents of the batch stored so far, which replace what the store held for
+    their ids. The same candidates as asking the store before each document."""
+
+    def __init__(
+        self,
+        stored: dict[tuple[int, int], list[tuple[str, str, bytes, int | None]]],
+        band_keys: Sequence[Sequence[int]],
+    ) -> None:
+        pairs = [pair for keys in band_keys for pair in enumerate(keys)]
+        self._stored = stored
+        self._batch: dict[tuple[int, int], dict[str, tuple[str, str, bytes, int | None]]] = {}
+        self._bands: dict[str, list[int]] = {}
+        # Only a key that two documents of the batch hold can match inside it.
+        self._shared = {pair for pair, n in Counter(pairs).items() if n > 1}
+
+    def candidates(
+        self, bands: Sequence[int], exclude: str
+    ) -> list[tuple[str, str, bytes, int | None]]:
+        """(doc id, story id, minhash, published_ts) of documents sharing a band key,
+        each once, by band and then doc id."""
+        out: list[tuple[str, str, bytes, int | None]] = []
+        seen = {exclude}
+        stored, batch = self._stored, self._batch
+        for pair in enumerate(bands):
+            rows: list[tuple[str, str, bytes, int | None]] = []
+            if pair in stored:
+                rows = [r for r in stored[pair] if r[0] not in self._bands]
+            if pair in batch:
+                rows = sorted([*rows, *batch[pair].values()])
+            for row in rows:
+                if row[0] not in seen:
+                    seen.add(row[0])
+                    out.append(row)
+        return out
+
+    def add(self, doc: Document, minhash: bytes, bands: Sequence[int]) -> None:
+        """``doc`` was stored (new or updated) with this signature and these keys."""
+        for pair in enumerate(self._bands.get(doc.id, ())):
+            self._batch.get(pair, {}).pop(doc.id, None)
+        ts = int(doc.published_at.timestamp()) if doc.published_at else None
+        row = (doc.id, doc.story_id or doc.id, minhash, ts)
+        for pair in enumerate(bands):
+            if pair in self._shared:
+                self._batch.setdefault(pair, {})[doc.id] = row
+        self._bands[doc.id] = list(bands)
 
 
 def _batches(
@@ -473,7 +524,8 @@ class Engine:
 
     # -- ingest ------------------------------------------------------------------------
     def _front(self, record: RawRecord) -> IngestResult | _Front:
-        """Validate one record and skip it early if the store already has it as is."""
+        """Validate one record (:meth:`_unless_unchanged` then skips it early if the
+        store already has it as is)."""
         if record.fetched_at is None:
             # Relative publish times ("3小时前") in files count from when we read them.
             record = replace(record, fetched_at=self.clock())
@@ -489,20 +541,39 @@ class Engine:
                 " stored undated"
             )
             doc = replace(doc, published_at=None)
-        if self.store.content_hash_of(doc.id) == doc.content_hash:
-            # Re-ingest (or a rerun after a crash): skip the costly steps.
-            return IngestResult(
-                "unchanged", record.origin, doc_id=doc.id, title=doc.title, note=note
-            )
         return _Front(record, doc, note)
 
-    def _store(self, item: _Front, heavy: Heavy) -> IngestResult:
-        """Group with a near-duplicate story, if any, and store (inside a transaction)."""
+    @staticmethod
+    def _unless_unchanged(item: _Front, stored_hash: str | None) -> IngestResult | _Front:
+        if stored_hash == item.doc.content_hash:
+            # Re-ingest (or a rerun after a crash): skip the costly steps.
+            return IngestResult(
+                "unchanged",
+                item.record.origin,
+                doc_id=item.doc.id,
+                title=item.doc.title,
+                note=item.note,
+            )
+        return item
+
+    def _store(
+        self, item: _Front, heavy: Heavy, grouping: _BatchGrouping | None = None
+    ) -> tuple[IngestResult, Document]:
+        """Group with a near-duplicate story, if any, and store (inside a transaction).
+
+        ``grouping`` holds the band neighbours of the whole batch, looked up at once;
+        without it the store is asked for this document's.
+        """
         doc = item.doc
         ts = int(doc.published_at.timestamp()) if doc.published_at else None
+        found = (
+            self.store.story_candidates(heavy.bands, doc.id)
+            if grouping is None
+            else grouping.candidates(heavy.bands, doc.id)
+        )
         candidates = [
             (story, dedupe.signature_from_bytes(blob))
-            for _, story, blob, other_ts in self.store.story_candidates(heavy.bands, doc.id)
+            for _, story, blob, other_ts in found
             if blob and dedupe.close_in_time(ts, other_ts)
         ]
         match = dedupe.best_match(heavy.sig, candidates)
@@ -523,7 +594,7 @@ class Engine:
             # Kept for this process's next index catch-up (cleared by it): the
             # document is not segmented a second time.
             self._terms[doc.id] = heavy.terms
-        return IngestResult(
+        result = IngestResult(
             stored.outcome,
             item.record.origin,
             doc_id=stored.doc_id,
@@ -531,28 +602,38 @@ class Engine:
             duplicate_of=stored.duplicate_of,
             note=item.note,
         )
+        return result, doc
 
-    def _store_one(self, item: _Front, heavy: Heavy) -> IngestResult:
+    def _store_one(
+        self, item: _Front, heavy: Heavy, grouping: _BatchGrouping | None = None
+    ) -> IngestResult:
         """:meth:`_store` inside a savepoint: a document the store cannot take fails
         alone, and the rest of its batch is kept."""
         try:
             with self.store.savepoint():
-                return self._store(item, heavy)
+                result, doc = self._store(item, heavy, grouping)
         except StoreUnavailable:
             raise  # the store went away: the whole batch is undone, nothing is refused
         except (StoreError, ValueError, OverflowError) as exc:
             self._terms.pop(item.doc.id, None)
+            self._unsummarized.pop(item.doc.id, None)
             return IngestResult(
                 "failed", item.record.origin, doc_id=item.doc.id, reason=f"not stored: {exc}"
             )
+        if grouping is not None and result.outcome in ("accepted", "updated"):
+            # Later documents of the batch see this one as the store now holds it.
+            grouping.add(doc, dedupe.signature_to_bytes(heavy.sig), heavy.bands)
+        return result
 
     def ingest_record(self, record: RawRecord) -> IngestResult:
         """Validate, de-duplicate, summarize and store one record (not yet indexed)."""
         front = self._front(record)
+        if isinstance(front, _Front):
+            front = self._unless_unchanged(front, self.store.content_hash_of(front.doc.id))
         if isinstance(front, IngestResult):
             return front
         with self.store.transaction():
-            return self._store(front, compute(front.doc, self.summarizer))
+            return self._store(front, compute(front.doc, self.summarizer))[0]
 
     def _front_batch(self, batch: list[RawRecord | SourceProblem]) -> list[IngestResult | _Front]:
         slots: list[IngestResult | _Front] = []
@@ -562,7 +643,12 @@ class Engine:
                 slots.append(IngestResult(outcome, item.origin, reason=item.reason))
             else:
                 slots.append(self._front(item))
-        return slots
+        # One lookup for the batch: documents the store already holds as they are.
+        stored = self.store.content_hashes([s.doc.id for s in slots if isinstance(s, _Front)])
+        return [
+            self._unless_unchanged(s, stored.get(s.doc.id)) if isinstance(s, _Front) else s
+            for s in slots
+        ]
 
     def _store_batch(
         self, slots: list[IngestResult | _Front], pending: Pending
@@ -574,8 +660,14 @@ class Engine:
         # document, and a rerun redoes it. Near-duplicates within the batch are found
         # because the transaction sees its own uncommitted rows.
         with self.store.transaction():
+            work = {id(s): next(heavy) for s in slots if isinstance(s, _Front)}
+            # The batch's band neighbours in the store, in one lookup (inside the
+            # transaction: no other writer can add to them meanwhile).
+            keys = [h.bands for h in work.values()]
+            grouping = _BatchGrouping(self.store.band_neighbours(keys), keys)
             return [
-                s if isinstance(s, IngestResult) else self._store_one(s, next(heavy)) for s in slots
+                s if isinstance(s, IngestResult) else self._store_one(s, work[id(s)], grouping)
+                for s in slots
             ]
 
     def ingest_records(

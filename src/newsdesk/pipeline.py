@@ -50,23 +50,36 @@ class Heavy:
 
 
 def compute(doc: Document, summarizer: Summarizer, summarize: bool = True) -> Heavy:
-    """Fingerprint and index terms of ``doc``, and its summary if ``summarize``.
+    """Fingerprint and index terms of ``doc``, and its summary if ``summarize``."""
+    return compute_many([doc], summarizer, summarize)[0]
 
-    One segmentation serves the index and the extractive summary; the fingerprint
-    works on characters, not words (its units are measured in bench/dedupe.md).
+
+def compute_many(
+    docs: Sequence[Document], summarizer: Summarizer, summarize: bool = True
+) -> list[Heavy]:
+    """Fingerprints and index terms of ``docs``, and their summaries if ``summarize``.
+
+    The fingerprints are computed together (vectorised across the documents). One
+    segmentation serves the index and the extractive summary; the fingerprint works
+    on characters, not words (its units are measured in bench/dedupe.md).
     """
-    texts = [p.text for p in doc.paragraphs]
-    sig, n_shingles = dedupe.fingerprint(texts)
-    bands = dedupe.band_keys(sig) if n_shingles >= dedupe.MIN_SHINGLES else []
-    # The body exactly as the store hands it to the index (paragraphs, one per line).
-    body = "\n".join(texts)
-    if not summarize:
-        return Heavy(sig, bands, None, index_terms(doc.title, body))
-    if isinstance(summarizer, ExtractiveSummarizer):
-        seg = segment(doc.title, texts)
-        terms = IndexTerms(doc.title, body, seg.index_title(), seg.index_body())
-        return Heavy(sig, bands, summarizer.summarize(doc, seg), terms)
-    return Heavy(sig, bands, summarizer.summarize(doc), index_terms(doc.title, body))
+    bodies = [[p.text for p in doc.paragraphs] for doc in docs]
+    out: list[Heavy] = []
+    for doc, texts, (sig, n_shingles) in zip(
+        docs, bodies, dedupe.fingerprints(bodies), strict=True
+    ):
+        bands = dedupe.band_keys(sig) if n_shingles >= dedupe.MIN_SHINGLES else []
+        # The body exactly as the store hands it to the index (paragraphs, one per line).
+        body = "\n".join(texts)
+        if not summarize:
+            out.append(Heavy(sig, bands, None, index_terms(doc.title, body)))
+        elif isinstance(summarizer, ExtractiveSummarizer):
+            seg = segment(doc.title, texts)
+            terms = IndexTerms(doc.title, body, seg.index_title(), seg.index_body())
+            out.append(Heavy(sig, bands, summarizer.summarize(doc, seg), terms))
+        else:
+            out.append(Heavy(sig, bands, summarizer.summarize(doc), index_terms(doc.title, body)))
+    return out
 
 
 _worker_summarizer: Summarizer | None = None
@@ -77,10 +90,10 @@ def _init_worker(factory: SummarizerFactory) -> None:
     _worker_summarizer = factory()
 
 
-def _compute_in_worker(job: tuple[Document, bool]) -> Heavy:
+def _compute_in_worker(job: tuple[list[Document], bool]) -> list[Heavy]:
     assert _worker_summarizer is not None, "worker not initialised"
     # Segmenting for the index here takes it off the writing process, the bottleneck.
-    return compute(job[0], _worker_summarizer, job[1])
+    return compute_many(job[0], _worker_summarizer, job[1])
 
 
 def _summarize_in_worker(doc: Document) -> Summary:
@@ -91,14 +104,16 @@ def _summarize_in_worker(doc: Document) -> Summary:
 class Pending:
     """Results of one batch, computed in the background or already at hand."""
 
-    def __init__(self, ready: list[Heavy] | None, future: AsyncResult[list[Heavy]] | None) -> None:
+    def __init__(
+        self, ready: list[Heavy] | None, future: AsyncResult[list[list[Heavy]]] | None
+    ) -> None:
         self._ready = ready
         self._future = future
 
     def get(self) -> list[Heavy]:
         if self._ready is None:
             assert self._future is not None
-            self._ready = self._future.get()
+            self._ready = [heavy for part in self._future.get() for heavy in part]
         return self._ready
 
 
@@ -151,10 +166,11 @@ class Preparer:
         on workers when ``background``."""
         pool = self._started() if docs and background else None
         if pool is None:
-            return Pending([compute(d, self._local, summarize) for d in docs], None)
-        chunk = max(1, len(docs) // (self._workers * 4))
-        jobs = [(d, summarize) for d in docs]
-        return Pending(None, pool.map_async(_compute_in_worker, jobs, chunksize=chunk))
+            return Pending(compute_many(docs, self._local, summarize), None)
+        # Parts of consecutive documents, each fingerprinted together, in order.
+        size = max(1, -(-len(docs) // (self._workers * 4)))
+        jobs = [(list(docs[i : i + size]), summarize) for i in range(0, len(docs), size)]
+        return Pending(None, pool.map_async(_compute_in_worker, jobs, chunksize=1))
 
     def summarize(self, docs: Sequence[Document]) -> list[Summary]:
         """Summaries of ``docs``, on the workers when there are several."""

@@ -401,6 +401,10 @@ class DocumentStore(Protocol):
 
     def content_hash_of(self, doc_id: str) -> str | None: ...
 
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hash per stored document id (ids not stored are left out)."""
+        ...
+
     def max_rev(self) -> int: ...
 
     def count_documents(self, max_rev: int | None = None) -> int: ...
@@ -426,6 +430,14 @@ class DocumentStore(Protocol):
     def story_candidates(
         self, bands: Sequence[int], exclude: str
     ) -> list[tuple[str, str, bytes, int | None]]: ...
+
+    def band_neighbours(
+        self, band_keys: Sequence[Sequence[int]]
+    ) -> dict[tuple[int, int], list[tuple[str, str, bytes, int | None]]]:
+        """For each (band, key) of these band-key lists (band = position in a list):
+        (doc id, story id, minhash, published_ts) of the stored documents that hold it,
+        by doc id. One lookup for a whole batch instead of one per document."""
+        ...
 
     def merge_stories(self, a: str, b: str, evidence: str = "") -> str | None:
         """Put the stories of documents ``a`` and ``b`` under one story id (the one whose

@@ -605,6 +605,15 @@ class PostgresStore:
         found = self._one("SELECT content_hash FROM documents WHERE id = %s", (doc_id,))
         return str(found) if found is not None else None
 
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hash per stored document id (ids not stored are left out)."""
+        if not ids:
+            return {}
+        rows = self._all(
+            "SELECT id, content_hash FROM documents WHERE id = ANY(%s)", (list(set(ids)),)
+        )
+        return {r["id"]: r["content_hash"] for r in rows}
+
     def max_rev(self) -> int:
         return int(self._one("SELECT COALESCE(MAX(rev), 0) FROM documents"))
 
@@ -714,6 +723,30 @@ class PostgresStore:
                     title=row["title"],
                 )
             )
+        return out
+
+    def band_neighbours(
+        self, band_keys: Sequence[Sequence[int]]
+    ) -> dict[tuple[int, int], list[tuple[str, str, bytes, int | None]]]:
+        """(doc id, story id, minhash, published_ts) per (band, key), by doc id."""
+        pairs = sorted({(band, key) for keys in band_keys for band, key in enumerate(keys)})
+        out: dict[tuple[int, int], list[tuple[str, str, bytes, int | None]]] = {}
+        if not pairs:
+            return out
+        rows = self._all(
+            "SELECT b.band, b.key, d.id, d.story_id, d.minhash, d.published_ts"
+            " FROM unnest(%s::integer[], %s::bigint[]) AS q(band, key)"
+            " JOIN lsh_bands b ON b.band = q.band AND b.key = q.key"
+            " JOIN documents d ON d.id = b.doc_id",
+            ([band for band, _ in pairs], [key for _, key in pairs]),
+        )
+        for r in rows:
+            blob = bytes(r["minhash"]) if r["minhash"] is not None else b""
+            out.setdefault((r["band"], r["key"]), []).append(
+                (r["id"], r["story_id"], blob, r["published_ts"])
+            )
+        for found in out.values():
+            found.sort(key=lambda row: row[0])
         return out
 
     def merge_stories(self, a: str, b: str, evidence: str = "") -> str | None:

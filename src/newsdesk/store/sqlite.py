@@ -188,29 +188,26 @@ class SQLiteStore:
         ``duplicate`` if another document has the same content or URL.
         """
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT content_hash FROM documents WHERE id = ?", (doc.id,)
+            # One query for the checks and the next revision.
+            found = conn.execute(
+                "SELECT (SELECT content_hash FROM documents WHERE id = :id) AS own,"
+                " (SELECT id FROM documents WHERE content_hash = :hash AND id != :id"
+                " LIMIT 1) AS same_content,"
+                # "url != ''" lets SQLite use the partial index on url (without it every
+                # insert scanned the whole table).
+                " (SELECT id FROM documents WHERE url = :url AND url != '' AND id != :id"
+                " LIMIT 1) AS same_url,"
+                " MAX((SELECT COALESCE(MAX(rev), 0) FROM documents),"
+                " (SELECT COALESCE(MAX(rev), 0) FROM deletions)) + 1 AS rev",
+                {"id": doc.id, "hash": doc.content_hash, "url": doc.url},
             ).fetchone()
-            if row is not None and row["content_hash"] == doc.content_hash:
+            existing = found["own"]
+            if existing == doc.content_hash:
                 return StoredOutcome("unchanged", doc.id)
-            dup = conn.execute(
-                "SELECT id FROM documents WHERE content_hash = ? AND id != ? LIMIT 1",
-                (doc.content_hash, doc.id),
-            ).fetchone()
-            if dup is None and doc.url:
-                dup = conn.execute(
-                    # "url != ''" lets SQLite use the partial index on url (without
-                    # it every insert scanned the whole table).
-                    "SELECT id FROM documents WHERE url = ? AND url != '' AND id != ? LIMIT 1",
-                    (doc.url, doc.id),
-                ).fetchone()
+            dup = found["same_content"] or (found["same_url"] if doc.url else None)
             if dup is not None:
-                return StoredOutcome("duplicate", doc.id, duplicate_of=dup["id"])
-
-            rev = conn.execute(
-                "SELECT MAX((SELECT COALESCE(MAX(rev), 0) FROM documents),"
-                " (SELECT COALESCE(MAX(rev), 0) FROM deletions)) + 1"
-            ).fetchone()[0]
+                return StoredOutcome("duplicate", doc.id, duplicate_of=dup)
+            rev = found["rev"]
             published = doc.published_at
             values = (
                 rev,
@@ -228,7 +225,7 @@ class SQLiteStore:
                 _now(),
                 doc.id,
             )
-            if row is None:
+            if existing is None:
                 # A document deleted before and ingested again: its new revision is
                 # indexed afresh, so an index deletion still pending must not remove it.
                 conn.execute(
@@ -262,7 +259,7 @@ class SQLiteStore:
             )
             if summary is not None:
                 self._put_summary(conn, summary)
-            return StoredOutcome("accepted" if row is None else "updated", doc.id)
+            return StoredOutcome("accepted" if existing is None else "updated", doc.id)
 
     def delete_documents(self, ids: Sequence[str], now: str = "") -> list[Deletion]:
         """Delete documents with everything that hangs off them, and record each.
@@ -525,6 +522,19 @@ class SQLiteStore:
         )
         return str(row[0]) if row is not None else None
 
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hash per stored document id (ids not stored are left out)."""
+        out: dict[str, str] = {}
+        conn = self._conn()
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            rows = conn.execute(
+                "SELECT id, content_hash FROM documents"
+                f" WHERE id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk),
+            )
+            out.update((r[0], r[1]) for r in rows)
+        return out
+
     def max_rev(self) -> int:
         return int(
             self._conn().execute("SELECT COALESCE(MAX(rev), 0) FROM documents").fetchone()[0]
@@ -740,6 +750,32 @@ class SQLiteStore:
             params,
         )
         return [(r["id"], r["story_id"], r["minhash"], r["published_ts"]) for r in rows]
+
+    def band_neighbours(
+        self, band_keys: Sequence[Sequence[int]]
+    ) -> dict[tuple[int, int], list[tuple[str, str, bytes, int | None]]]:
+        """(doc id, story id, minhash, published_ts) per (band, key), by doc id."""
+        wanted: dict[int, set[int]] = {}
+        for keys in band_keys:
+            for band, key in enumerate(keys):
+                wanted.setdefault(band, set()).add(key)
+        out: dict[tuple[int, int], list[tuple[str, str, bytes, int | None]]] = {}
+        conn = self._conn()
+        for band, band_set in sorted(wanted.items()):
+            ordered = sorted(band_set)
+            for i in range(0, len(ordered), _IN_CHUNK):
+                chunk = ordered[i : i + _IN_CHUNK]
+                rows = conn.execute(
+                    "SELECT b.key, d.id, d.story_id, d.minhash, d.published_ts FROM lsh_bands b"
+                    " JOIN documents d ON d.id = b.doc_id"
+                    f" WHERE b.band = ? AND b.key IN ({','.join('?' * len(chunk))})",
+                    (band, *chunk),
+                )
+                for r in rows:
+                    out.setdefault((band, r[0]), []).append((r[1], r[2], r[3], r[4]))
+        for found in out.values():
+            found.sort(key=lambda row: row[0])
+        return out
 
     def all_ids(self) -> list[str]:
         """Every document id, oldest ingest first."""
