@@ -134,6 +134,9 @@ def settings_file(settings: Settings, threads: int | None = None) -> Iterator[Pa
 
 
 def _print_worker_ready(warm: Any) -> None:
+    from newsdesk.web.app import freeze_heap
+
+    freeze_heap()
     engine = warm.engine
     role = "background work" if engine.background else "searches only"
     problem = f" (warm-up failed: {warm.error})" if warm.error else ""
