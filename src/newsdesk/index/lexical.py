@@ -339,21 +339,23 @@ class LexicalIndex:
             return {}
         occ = tantivy.Occur
         searcher = self._index.searcher()
-        # The candidates once, as a term set; documents are then told apart by their
-        # address (reading a stored id costs more than the search itself).
+        # The candidates as a term set; a document's stored id is read once, the
+        # first time a query finds it, then known by its address (reading a stored
+        # id costs more than the search itself).
         restrict = (occ.Must, tantivy.Query.term_set_query(self._schema, "id", list(ids)))
         limit = len(ids)
-        at = {
-            (a.segment_ord, a.doc): searcher.doc(a)["id"][0]
-            for _, a in searcher.search(
-                tantivy.Query.boolean_query([restrict]), limit, count=False
-            ).hits
-        }
+        at: dict[tuple[int, int], str] = {}
 
         def found(extra: Any) -> set[str]:
             q = tantivy.Query.boolean_query([restrict, (occ.Must, extra)])
-            hits = searcher.search(q, limit, count=False).hits
-            return {at[(a.segment_ord, a.doc)] for _, a in hits}
+            out = set()
+            for _, a in searcher.search(q, limit, count=False).hits:
+                key = (a.segment_ord, a.doc)
+                doc_id = at.get(key)
+                if doc_id is None:
+                    doc_id = at[key] = searcher.doc(a)["id"][0]
+                out.add(doc_id)
+            return out
 
         anywhere = dict.fromkeys(ids, 0)
         title = dict.fromkeys(ids, 0)
