@@ -6,6 +6,7 @@ and OpenSearch on a live node) over the same stored documents.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -173,3 +174,15 @@ def test_bad_requests_raise_input_error(
 ) -> None:
     with pytest.raises(InputError):
         search_engine.search(SearchRequest(**request_kw))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("query", ["技术主权", "rare earth export controls", "央行 降准", "芯片"])
+def test_ranking_reuses_the_fusion_of_the_presence_lookup_with_the_same_result(
+    sample_engine: Engine, query: str
+) -> None:
+    searcher = sample_engine.searcher
+    found = searcher.candidates(SearchRequest(query=query, mode="hybrid"))
+    assert found.fused is not None and found.presence  # the lookup fused them
+    assert searcher.rank_all(found) == searcher.rank_all(replace(found, fused=None))
+    # Kept with the parameters it was made with: ranking by others fuses anew.
+    assert found.fused[0] is searcher.policy.fusion
