@@ -13,6 +13,7 @@ import pytest
 
 from newsdesk import Engine, SearchRequest
 from newsdesk.errors import InputError
+from newsdesk.ranking import broad_cutoff, by_relevance, cutoff, fuse, judge, with_presence
 
 
 def _ids(engine: Engine, query: str, **kw: object) -> list[str]:
@@ -186,3 +187,27 @@ def test_ranking_reuses_the_fusion_of_the_presence_lookup_with_the_same_result(
     assert searcher.rank_all(found) == searcher.rank_all(replace(found, fused=None))
     # Kept with the parameters it was made with: ranking by others fuses anew.
     assert found.fused[0] is searcher.policy.fusion
+
+
+@pytest.mark.parametrize("query", ["技术主权", "rare earth export controls", "央行 降准", "芯片"])
+def test_judging_once_equals_the_cutoff_and_the_relevance_order(
+    sample_engine: Engine, query: str
+) -> None:
+    searcher = sample_engine.searcher
+    found = searcher.candidates(SearchRequest(query=query, mode="hybrid"))
+    params = searcher.policy.fusion
+    assert params.relevance is not None
+    fused = with_presence(
+        fuse(found.lexical, found.semantic, params, found.feedback),
+        found.presence,
+        found.term_weights,
+    )
+    broad = broad_cutoff(fused, params)
+    # What ranking did before, in three passes over the features.
+    confident = cutoff(fused, params, broad)
+    keep = {r.id for r in broad} | {r.id for r in confident}
+    listed = by_relevance(fused, params, [r for r in fused if r.id in keep])
+    scored = {r.id: r for r in listed}
+    assert judge(fused, params, broad) == (listed, [scored[r.id] for r in confident])
+    assert searcher.rank_all(found) == (listed, [scored[r.id] for r in confident])
+    assert confident

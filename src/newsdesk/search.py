@@ -27,10 +27,9 @@ from newsdesk.ranking import (
     Ranked,
     TermPresence,
     broad_cutoff,
-    by_relevance,
-    cutoff,
     features,
     fuse,
+    judge,
     with_presence,
 )
 from newsdesk.snippets import make_snippet, matched_terms
@@ -378,16 +377,9 @@ class Searcher:
             fused = fuse(found.lexical, found.semantic, params, found.feedback)
         if found.presence:
             fused = with_presence(fused, found.presence, found.term_weights)
-        broad = broad_cutoff(fused, params)
-        confident = cutoff(fused, params, broad)
-        keep = {r.id for r in broad} | {r.id for r in confident}
-        # Best first by the decision's own probability (the confident ones first),
-        # which is then each result's score, whatever the sort.
-        listed = by_relevance(fused, params, [r for r in fused if r.id in keep])
-        if params.relevance is not None:
-            scored = {r.id: r for r in listed}
-            confident = [scored.get(r.id, r) for r in confident]
-        return listed, confident
+        # The broad set, best first by the decision's own probability (the confident
+        # ones first), which is then each result's score, whatever the sort.
+        return judge(fused, params, broad_cutoff(fused, params))
 
     def search(self, request: SearchRequest) -> SearchResults:
         self._validate(request)
