@@ -797,7 +797,13 @@ class VectorIndex:
                 sims = np.concatenate([more_sims, sims])
                 order = np.argsort(-sims, kind="stable")[:limit]
                 slots, sims = slots[order], sims[order]
-            out.append([VectorHit(ids[s], float(v)) for s, v in zip(slots, sims, strict=True)])
+            # As Python numbers first: the same values, without a numpy scalar each.
+            out.append(
+                [
+                    VectorHit(ids[s], v)
+                    for s, v in zip(slots.tolist(), sims.astype(np.float32).tolist(), strict=True)
+                ]
+            )
         return out
 
     def _scan(self, q: NDArray[np.float32], start: int, stop: int) -> NDArray[np.float32]:
