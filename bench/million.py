@@ -350,8 +350,9 @@ def main() -> int:
     # The product's default first (one process, anyio's 40 threads), then each count.
     configs = [(1, None)] + [(int(w), args.threads) for w in args.workers.split(",") if w]
     for workers, threads in configs:
+        before = os.getloadavg()[0]  # the 1-minute average: it lags the row before
         row = serve(home, args.model, None, args.clients, args.seconds, workers, threads)
-        print(row + f" load {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"{row} load before {before:.1f}, after {os.getloadavg()[0]:.1f}", flush=True)
     if not args.no_baseline:
         print(serve(home, args.model, 0, args.clients, args.seconds), flush=True)
     return 0
