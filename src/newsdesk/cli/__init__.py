@@ -613,7 +613,9 @@ def _serve(settings: Settings, workers: int = 1, threads: int | None = None) -> 
             f"serving on http://{settings.host}:{settings.port}/  (Ctrl-C to stop); warming up"
             " (/api/v1/health answers 503 until ready)"
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+        )
 
 
 @cli.command(context_settings=CONTEXT)

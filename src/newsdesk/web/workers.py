@@ -186,6 +186,7 @@ def serve_workers(settings: Settings, workers: int, threads: int | None = None) 
                 workers=workers,
                 http="newsdesk.web.nodelay:NoDelayH11Protocol",
                 log_level="warning",
+                access_log=False,
             )
         finally:
             os.environ.pop(SETTINGS_ENV, None)
