@@ -244,3 +244,45 @@ def test_worker_counts() -> None:
     assert worker_count(" 3 ") == 3
     assert worker_count("auto", cores=2) == 2
     assert worker_count("AUTO", cores=0) == 1
+
+
+def test_when_the_background_worker_dies_another_process_takes_its_work(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ingest = subprocess.run(
+        _cli(home, "ingest", str(sample_corpus_path())),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    server = Server(home, tmp_path / "two.log", "--workers", "2", "--threads", "2")
+    try:
+        roles: dict[int, bool] = {}
+
+        def seen(want: int) -> Callable[[], bool]:
+            def check() -> bool:
+                # New connections reach either worker; searches make each refresh.
+                with contextlib.closing(server.connect()) as conn:
+                    assert get(conn, "/api/v1/search?q=chips")[0] == 200
+                    status, body = get(conn, "/api/v1/health")
+                assert status == 200, body
+                roles[body["process_id"]] = body["background_work"]
+                live = {p: r for p, r in roles.items() if Path(f"/proc/{p}").exists()}
+                return len(live) >= want and sum(live.values()) == 1
+
+            return check
+
+        wait_for(seen(2), "both workers, one with the background work", server.proc)
+        writer = next(p for p, r in roles.items() if r)
+        os.kill(writer, signal.SIGKILL)
+        roles.clear()
+        # The survivor takes the lock at its next refresh, or uvicorn's replacement at
+        # its start: either way exactly one live process has the work again.
+        wait_for(lambda: not Path(f"/proc/{writer}").exists(), "the worker to die", server.proc)
+        wait_for(seen(1), "another process to take the background work", server.proc)
+        assert writer not in roles
+        assert server.ctrl_c() == 0
+        assert _lock_is_free(home)
+    finally:
+        server.kill()
