@@ -267,9 +267,9 @@ def create_app(
     home's background work (:mod:`newsdesk.web.workers`); without one it does.
     ``threads``: how many requests the process works on at once (default: anyio's
     40). Python runs one thread at a time, so under load more threads only add
-    switching: at a million documents with 8 clients a search cost 33 ms of CPU with
-    the default and 23 ms with 2 threads (bench/million.md); but a slow request (an
-    ingest by URL, a translation) holds its thread meanwhile.
+    switching: at a million documents with 8 clients a search cost 26.6 ms of CPU
+    with the default and 19.8 ms with 2 threads (bench/million.md); but a slow
+    request (an ingest by URL, a translation) holds its thread meanwhile.
     """
     eng = engine or open_engine(settings, background=role is None or role.held)
     if role is not None:
