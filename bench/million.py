@@ -11,16 +11,20 @@ files and the graph). Then, side by side in one run:
 1. the vector layer in this process: opening the files, recall@10 of the graph
    against the exact scan, and the median time of one semantic search (200 hits,
    as the search asks for), unfiltered and filtered, graph vs exact;
-2. ``newsdesk serve`` on 127.0.0.1 with the defaults (graph) and with
-   ``ann_threshold = 0`` (exact scan, the baseline): start-up until the first
-   search is answered, hybrid ``/api/v1/search`` median with one client,
-   requests/s with 8 clients, and the server's resident memory.
+2. ``newsdesk serve`` on 127.0.0.1: the default server, then ``--workers`` N with
+   ``--threads`` T for each N of ``--workers`` (and, unless ``--no-baseline``, the
+   exact scan, ``ann_threshold = 0``): start-up until ``/api/v1/health`` says ready
+   and until the first search is answered, hybrid ``/api/v1/search`` median with
+   one client, requests/s with 8 clients (one keep-alive connection per client
+   thread, a minimal HTTP client: its CPU per request is reported), the server's
+   CPU per request, and its memory as the sum of RSS and of PSS over its processes.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
+import json
 import os
 import signal
 import statistics
@@ -29,11 +33,11 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
-import httpx
 import numpy as np
 from million_data import CACHE, DATA, base_vectors, derive, derived, pairs, real_subset
-from web_load import QUERIES, free_port, run_load
+from web_load import QUERIES, KeepAlive, free_port, run_keepalive_load
 
 from newsdesk import load_settings
 from newsdesk.config import Settings
@@ -194,52 +198,112 @@ def vector_layer(home: Path, model: str, queries: np.ndarray, rounds: int) -> li
     return lines
 
 
-def serve(home: Path, model: str, threshold: int | None, clients: int, seconds: float) -> str:
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server's worker processes)."""
+    found = [pid]
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in path.read_text().split():
+            found += _tree(int(child))
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pids: list[int]) -> tuple[float, float]:
+    """(sum of RSS, sum of PSS) in MB: pages the processes share (the mapped vectors
+    and graph) count once in PSS, split between them, and once per process in RSS."""
+    rss = pss = 0.0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):
+            rss += rss_mb(pid)[0]
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+    return rss, pss
+
+
+SERVER_HEADER = (
+    "| server | healthy s | first answer s | hybrid p50 ms (1 client) | req/s ({c} clients) "
+    "| p50 ms ({c}) | p99 ms ({c}) | errors | server CPU ms/req ({c}) | client CPU ms/req "
+    "| RSS sum MB | PSS sum MB |"
+)
+
+
+def serve(
+    home: Path,
+    model: str,
+    threshold: int | None,
+    clients: int,
+    seconds: float,
+    workers: int = 1,
+    threads: int | None = None,
+) -> str:
     exe = ROOT / ".venv" / "bin" / "newsdesk"
     port = free_port()
     env = dict(os.environ, NEWSDESK_EMBEDDER=EMBEDDER[model])
     if threshold is not None:
         env["NEWSDESK_ANN_THRESHOLD"] = str(threshold)
-    base = f"http://127.0.0.1:{port}"
+    extra = ["--workers", str(workers)] + (["--threads", str(threads)] if threads else [])
     started = time.perf_counter()
     server = subprocess.Popen(
-        [exe, "--home", home, "serve", "--port", str(port)],
+        [exe, "--home", home, "serve", "--port", str(port), *extra],
         stderr=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         env=env,
         start_new_session=True,
     )
+    conn = KeepAlive("127.0.0.1", port)
     try:
-        ready = None
-        while ready is None:
+        # Ready: /health answers 200 (a worker accepts only once warm; one process
+        # says 503 until warm). Polled on one connection, so the polls cost little.
+        healthy = None
+        while healthy is None:
             if server.poll() is not None:
                 raise RuntimeError("the server exited")
             try:
-                r = httpx.get(base + "/api/v1/search", params={"q": QUERIES[0]}, timeout=60)
-                if r.status_code == 200:
-                    ready = time.perf_counter() - started
-            except httpx.HTTPError:
-                time.sleep(0.1)
+                if conn.get("/api/v1/health")[0] == 200:
+                    healthy = time.perf_counter() - started
+                else:
+                    time.sleep(0.05)
+            except (OSError, EOFError):
+                conn.close()
+                time.sleep(0.05)
+        status, body = conn.get("/api/v1/search?" + urlencode({"q": QUERIES[0]}))
+        assert status == 200, body[:500]
+        first = time.perf_counter() - started
         single = []
-        # One client keeps its connection, as a browser does (a new httpx client per
-        # request costs several milliseconds on the client side alone).
-        with httpx.Client(base_url=base, timeout=120) as client:
-            for q in QUERIES * (3 if threshold is None else 1):  # the exact scan is slow
-                t = time.perf_counter()
-                r = client.get("/api/v1/search", params={"q": q})
-                single.append(time.perf_counter() - t)
-                assert r.status_code == 200, r.text
-                retrieval = r.json()["retrieval"]
-                assert retrieval == "hybrid" or q.startswith('"'), retrieval
-        load = asyncio.run(run_load(base, "/api/v1/search", clients, seconds))
-        rss, peak = rss_mb(server.pid)
+        # One client keeps its connection, as a browser does.
+        for q in QUERIES * (3 if threshold is None else 1):  # the exact scan is slow
+            t = time.perf_counter()
+            status, body = conn.get("/api/v1/search?" + urlencode({"q": q}))
+            single.append(time.perf_counter() - t)
+            assert status == 200, body[:500]
+            retrieval = json.loads(body)["retrieval"]
+            assert retrieval == "hybrid" or q.startswith('"'), retrieval
+        conn.close()
+        pids = _tree(server.pid)
+        cpu = _cpu_seconds(pids)
+        load = run_keepalive_load("127.0.0.1", port, "/api/v1/search", clients, seconds)
+        server_ms = (_cpu_seconds(pids) - cpu) / max(1, load["requests"]) * 1000
+        rss, pss = memory_mb(pids)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    name = "graph (default)" if threshold is None else f"exact (ann_threshold={threshold})"
+        conn.close()
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C: stops every worker
+        server.wait(timeout=60)
+    name = "graph" if threshold is None else f"exact (ann_threshold={threshold})"
+    name += f", {workers} worker{'s' if workers > 1 else ''}"
+    name += f", {threads} threads" if threads else ", default threads"
     return (
-        f"| {name} | {ready:.1f} | {statistics.median(single) * 1000:.0f} | {load['rps']:.1f} "
-        f"| {load['p50_ms']:.0f} | {load['errors']:.0f} | {rss:.0f} / {peak:.0f} |"
+        f"| {name} | {healthy:.1f} | {first:.1f} | {statistics.median(single) * 1000:.0f} "
+        f"| {load['rps']:.1f} | {load['p50_ms']:.0f} | {load['p99_ms']:.0f} | {load['errors']:.0f} "
+        f"| {server_ms:.1f} | {load['client_cpu_ms']:.2f} | {rss:.0f} | {pss:.0f} |"
     )
 
 
@@ -256,6 +320,13 @@ def main() -> int:
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--no-server", action="store_true")
     ap.add_argument("--no-baseline", action="store_true", help="skip the exact-scan server")
+    ap.add_argument("--no-vector-layer", action="store_true", help="only the servers")
+    ap.add_argument(
+        "--workers",
+        default="1,2",
+        help="server processes to measure, comma-separated (after the default server)",
+    )
+    ap.add_argument("--threads", type=int, default=2, help="request threads per process")
     args = ap.parse_args()
     if not DATA.is_dir():
         print(f"needs the evaluation data in {DATA}", file=sys.stderr)
@@ -269,16 +340,19 @@ def main() -> int:
         f"documents: {args.docs}, model: {EMBEDDER[args.model]}, cores: {os.cpu_count()}, "
         f"load average at start: {os.getloadavg()[0]:.1f}"
     )
-    for line in vector_layer(home, args.model, queries, args.exact_rounds):
-        print(line, flush=True)
+    if not args.no_vector_layer:
+        for line in vector_layer(home, args.model, queries, args.exact_rounds):
+            print(line, flush=True)
     if args.no_server:
         return 0
-    print(
-        "| server | start-up to first answer s | hybrid p50 ms (1 client) "
-        f"| req/s ({args.clients} clients) | p50 ms ({args.clients}) | errors | RSS / peak MB |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    print(serve(home, args.model, None, args.clients, args.seconds), flush=True)
+    print(SERVER_HEADER.format(c=args.clients))
+    print("|---|" + "---:|" * 11)
+    # The product's default first (one process, anyio's 40 threads), then each count.
+    configs = [(1, None)] + [(int(w), args.threads) for w in args.workers.split(",") if w]
+    for workers, threads in configs:
+        before = os.getloadavg()[0]  # the 1-minute average: it lags the row before
+        row = serve(home, args.model, None, args.clients, args.seconds, workers, threads)
+        print(f"{row} load before {before:.1f}, after {os.getloadavg()[0]:.1f}", flush=True)
     if not args.no_baseline:
         print(serve(home, args.model, 0, args.clients, args.seconds), flush=True)
     return 0

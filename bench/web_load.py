@@ -21,8 +21,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 
@@ -129,6 +131,124 @@ async def run_load(base: str, path: str, clients: int, seconds: float) -> dict[s
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "errors": len(errors),
+    }
+
+
+class KeepAlive:
+    """One HTTP/1.1 keep-alive connection with a minimal parser (GET only).
+
+    A load generator that costs little CPU: the bench's clients share the server's
+    cores, and httpx spends several milliseconds per request on them. It reads the
+    status line, ``Content-Length`` and the body, and reconnects if the server closes.
+    """
+
+    def __init__(self, host: str, port: int, timeout: float = 60.0) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.sock: socket.socket | None = None
+        self.buf = b""
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock, self.buf = sock, b""
+        return sock
+
+    def get(self, target: str) -> tuple[int, bytes]:
+        """(status, body) of ``GET target`` (path and query, already encoded)."""
+        request = f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
+        for attempt in (0, 1):
+            sock = self.sock or self._connect()
+            try:
+                sock.sendall(request)
+                return self._response(sock)
+            except (ConnectionError, EOFError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _response(self, sock: socket.socket) -> tuple[int, bytes]:
+        while b"\r\n\r\n" not in self.buf:
+            self._read(sock)
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        close = False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        while len(self.buf) < length:
+            self._read(sock)
+        body, self.buf = self.buf[:length], self.buf[length:]
+        if close:
+            self.close()
+        return status, body
+
+    def _read(self, sock: socket.socket) -> None:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            raise EOFError("the server closed the connection")
+        self.buf += chunk
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buf = None, b""
+
+
+def run_keepalive_load(
+    host: str, port: int, path: str, clients: int, seconds: float
+) -> dict[str, float]:
+    """``clients`` threads, each on one keep-alive connection, for ``seconds``.
+
+    Also returns ``client_cpu_ms``: this process's CPU time per request.
+    """
+    latencies: list[float] = []
+    errors: list[str] = []
+    targets = [f"{path}?{urlencode({'q': q})}" for q in QUERIES]
+    deadline = time.perf_counter() + seconds
+
+    def one(offset: int) -> None:
+        conn = KeepAlive(host, port)
+        i = offset
+        try:
+            while time.perf_counter() < deadline:
+                target = targets[i % len(targets)]
+                i += 1
+                start = time.perf_counter()
+                try:
+                    status, _ = conn.get(target)
+                    if status != 200:
+                        errors.append(f"{status} {target}")
+                except (OSError, EOFError, ValueError) as exc:
+                    errors.append(f"{type(exc).__name__} {target}")
+                    conn.close()
+                latencies.append(time.perf_counter() - start)
+        finally:
+            conn.close()
+
+    cpu = time.process_time()
+    started = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(k * 3,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "errors": len(errors),
+        "client_cpu_ms": cpu / max(1, len(latencies)) * 1000,
     }
 
 

@@ -6,12 +6,24 @@ and OpenSearch on a live node) over the same stored documents.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
+import tantivy
 
 from newsdesk import Engine, SearchRequest
 from newsdesk.errors import InputError
+from newsdesk.index.lexical import LexicalIndex
+from newsdesk.ranking import (
+    TermPresence,
+    broad_cutoff,
+    by_relevance,
+    cutoff,
+    fuse,
+    judge,
+    with_presence,
+)
 
 
 def _ids(engine: Engine, query: str, **kw: object) -> list[str]:
@@ -173,3 +185,95 @@ def test_bad_requests_raise_input_error(
 ) -> None:
     with pytest.raises(InputError):
         search_engine.search(SearchRequest(**request_kw))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("query", ["技术主权", "rare earth export controls", "央行 降准", "芯片"])
+def test_ranking_reuses_the_fusion_of_the_presence_lookup_with_the_same_result(
+    sample_engine: Engine, query: str
+) -> None:
+    searcher = sample_engine.searcher
+    found = searcher.candidates(SearchRequest(query=query, mode="hybrid"))
+    assert found.fused is not None and found.presence  # the lookup fused them
+    assert searcher.rank_all(found) == searcher.rank_all(replace(found, fused=None))
+    # Kept with the parameters it was made with: ranking by others fuses anew.
+    assert found.fused[0] is searcher.policy.fusion
+
+
+@pytest.mark.parametrize("query", ["技术主权", "rare earth export controls", "央行 降准", "芯片"])
+def test_judging_once_equals_the_cutoff_and_the_relevance_order(
+    sample_engine: Engine, query: str
+) -> None:
+    searcher = sample_engine.searcher
+    found = searcher.candidates(SearchRequest(query=query, mode="hybrid"))
+    params = searcher.policy.fusion
+    assert params.relevance is not None
+    fused = with_presence(
+        fuse(found.lexical, found.semantic, params, found.feedback),
+        found.presence,
+        found.term_weights,
+    )
+    broad = broad_cutoff(fused, params)
+    # What ranking did before, in three passes over the features.
+    confident = cutoff(fused, params, broad)
+    keep = {r.id for r in broad} | {r.id for r in confident}
+    listed = by_relevance(fused, params, [r for r in fused if r.id in keep])
+    scored = {r.id: r for r in listed}
+    assert judge(fused, params, broad) == (listed, [scored[r.id] for r in confident])
+    assert searcher.rank_all(found) == (listed, [scored[r.id] for r in confident])
+    assert confident
+
+
+def _presence_term_by_term(
+    lexical: LexicalIndex, terms: list[str], ids: list[str], lang: str
+) -> dict[str, TermPresence]:
+    """The presence as it was looked up before: one query per term and field."""
+    occ = tantivy.Occur
+    searcher = lexical._index.searcher()
+    schema = lexical._schema
+    restrict = (occ.Must, tantivy.Query.term_set_query(schema, "id", ids))
+
+    def found(extra: object) -> set[str]:
+        q = tantivy.Query.boolean_query([restrict, (occ.Must, extra)])
+        return {searcher.doc(a)["id"][0] for _, a in searcher.search(q, len(ids)).hits}
+
+    anywhere, title = dict.fromkeys(ids, 0), dict.fromkeys(ids, 0)
+    for i, term in enumerate(terms[:30]):
+        in_title = found(tantivy.Query.term_query(schema, "title", term))
+        in_body = found(tantivy.Query.term_query(schema, "body", term))
+        for d in in_title:
+            title[d] |= 1 << i
+        for d in in_title | in_body:
+            anywhere[d] |= 1 << i
+    same = found(tantivy.Query.term_query(schema, "lang", lang)) if lang else set(ids)
+    return {d: TermPresence(anywhere[d], title[d], d in same) for d in ids}
+
+
+def test_presence_in_one_query_equals_one_query_per_term_and_field(sample_engine: Engine) -> None:
+    lexical = sample_engine.searcher.lexical
+    assert isinstance(lexical, LexicalIndex)
+    ids = [*sample_engine.store.ids_after("", 500), "no-such-id"]
+    words = sorted(
+        {
+            w
+            for q in ("技术 主权 芯片 出口 管制 稀土", "rare earth export chips bank")
+            for w in q.split()
+        }
+    )
+    cases = [
+        (["技术", "主权"], "zh"),
+        (["rare", "earth", "export"], "en"),
+        (["rare", "earth", "export"], ""),
+        (words, "zh"),  # 11 words: one query
+        ([*words, "rates", "oil", "的", "policy"], "en"),  # more than 11: two queries
+        ([f"w{i}" for i in range(35)] + ["技术"], "zh"),  # past 30 terms: ignored
+        ([], "zh"),
+    ]
+    seen = []
+    for terms, lang in cases:
+        got = lexical.presence(terms, ids, lang)
+        assert got == _presence_term_by_term(lexical, terms, ids, lang), (terms, lang)
+        seen += got.values()
+    # The cases cover words in titles, words only in bodies, and both languages.
+    assert any(p.title for p in seen)
+    assert any(p.anywhere & ~p.title for p in seen)
+    assert any(p.same_lang for p in seen) and any(not p.same_lang for p in seen)

@@ -10,9 +10,11 @@ original sentence with a visible reason, and the original is always there.
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from newsdesk import Engine, load_settings, open_engine
 from newsdesk.cli import cli
 from newsdesk.endpoints import OpenAIChatClient
 from newsdesk.errors import ConfigError, TranslationError
-from newsdesk.models import Document, Paragraph
+from newsdesk.models import Document, Paragraph, ReaderBullet
 from newsdesk.reading import UNAVAILABLE, read, snippet_repeats, texts_to_translate
 from newsdesk.store.migrations import MIGRATIONS
 from newsdesk.store.sqlite import SQLiteStore
@@ -586,3 +588,37 @@ def test_pages_remember_the_language_and_label_who_translated(
         client.get("/", params={"lang": "original"})
         orig = client.get(f"/documents/{ZH_DOC}").text
         assert "核心观点" in orig and "machine-translated" not in orig
+
+
+def _repeats_by_difflib(snippet: str, bullets: list[ReaderBullet]) -> bool:
+    """The definition snippet_repeats computes faster: SequenceMatcher's longest run."""
+    core = snippet.strip().strip("…").strip()
+    if len(core) < 10:
+        return False
+    for bullet in bullets:
+        text = bullet.original or bullet.text
+        match = SequenceMatcher(None, core, text, autojunk=False).find_longest_match()
+        if match.size >= min(40, 0.5 * len(core)):
+            return True
+    return False
+
+
+def test_snippet_repeats_agrees_with_the_longest_common_run() -> None:
+    rng = random.Random(14)
+    words = ["央行", "降准", "rare", "earth", "exports", "芯片", " ", "，", "rates", "2025"]
+    for _ in range(3000):
+        base = "".join(rng.choice(words) for _ in range(rng.randint(0, 60)))
+        start = rng.randint(0, max(0, len(base) - 1))
+        snippet = "…" + base[start : start + rng.randint(0, 120)] + "…"
+        bullets = [
+            ReaderBullet(
+                text="".join(rng.choice(words) for _ in range(rng.randint(0, 40)))
+                + (base[rng.randint(0, len(base)) :][: rng.randint(0, 80)] if base else ""),
+                citations=(1,),
+            )
+            for _ in range(rng.randint(0, 3))
+        ]
+        assert snippet_repeats(snippet, bullets) == _repeats_by_difflib(snippet, bullets), (
+            snippet,
+            bullets,
+        )

@@ -367,6 +367,7 @@ class Engine:
         clock: Callable[[], datetime] = _utc_now,
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver | None = None,
+        background: bool = True,
     ) -> None:
         """Open the home ``settings.home``.
 
@@ -375,6 +376,10 @@ class Engine:
             clock: the current time (injected by tests; fetch times come from it).
             transport: an httpx transport for fetching (tests); default real network.
             resolver: host name resolution for fetching (tests); default the system's.
+            background: whether this process keeps the home's indexes up (catches
+                the lexical index and the embeddings up, writes the vector files and
+                grows the graph). False for all but one of several server processes
+                on one home: they read what that one writes (see :meth:`take_background`).
         """
         if settings.summarizer not in SUMMARIZERS:
             raise ConfigError(
@@ -386,6 +391,10 @@ class Engine:
                 f"{', '.join([*EMBEDDERS, NO_EMBEDDER])}"
             )
         self.settings = settings
+        self.background = background
+        # Asked at each refresh by an engine without the background work: True when
+        # this process may take it over (the server's lock file, newsdesk.web.workers).
+        self.claim_background: Callable[[], bool] | None = None
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store, self.feed_store, self.jobs, self.translation_store = open_store(settings)
         # The index is one cluster shared by every process (OpenSearch), or local: with
@@ -410,6 +419,7 @@ class Engine:
                 directory=settings.vector_dir,
                 ann_threshold=settings.ann_threshold,
                 ann_ef=settings.ann_ef,
+                read_only=not background,
             )
             self.vectors.refresh()
         self.lexical: SearchIndex
@@ -1070,6 +1080,8 @@ class Engine:
         says so. Nothing starts when every document has its vector or the stored
         vectors belong to another embedder (that needs ``newsdesk embed --rebuild``).
         """
+        if not self.background:
+            return None  # another process on this home does it
         embed = not (self.vectors is None or self.vectors.stale_reason)
         embed = embed and self.pending_embeddings() > 0
         summarize = self.summaries_behind()
@@ -1092,6 +1104,20 @@ class Engine:
         thread = threading.Thread(target=run, name="newsdesk-embed-catch-up", daemon=True)
         thread.start()
         return thread
+
+    def take_background(self) -> threading.Thread | None:
+        """Become the process that keeps the home's indexes up (the one that did
+        stopped): catch the lexical index up, write the vector files, and start the
+        background catch-up; returns its thread, if one was needed."""
+        if self.background:
+            return None
+        self.background = True
+        with contextlib.suppress(SearchIndexError, BackendUnavailable):
+            self.index_pending()
+        if self.vectors is not None:
+            self.vectors.read_only = False
+            self.vectors.refresh()
+        return self.catch_up_in_background()
 
     def warm_up(self, query: str = WARM_UP_QUERY) -> None:
         """Load now what the first search would load: the embedder's model, the vectors,
@@ -1172,7 +1198,9 @@ class Engine:
         cluster has no copy here: the processes that ingest catch it up (see
         :meth:`index_when_behind`), and a reader only notices a rebuild.
         """
-        if self.store.shared and not self.index_is_shared:
+        if not self.background and self.claim_background is not None and self.claim_background():
+            self.take_background()
+        if self.background and self.store.shared and not self.index_is_shared:
             with contextlib.suppress(SearchIndexError):
                 self.index_pending()
         self.lexical.reload()
@@ -1411,9 +1439,13 @@ class Engine:
 def open_engine(settings: Settings, **kwargs: Any) -> Engine:
     """Open an engine and catch the index up with anything a crash left unindexed.
 
-    Keyword arguments (``clock``, ``transport``, ``resolver``) are passed to :class:`Engine`.
+    Keyword arguments (``clock``, ``transport``, ``resolver``, ``background``) are passed
+    to :class:`Engine`; an engine opened without ``background`` leaves the catch-up to
+    the process that does it.
     """
     engine = Engine(settings, **kwargs)
+    if not engine.background:
+        return engine  # the process that does the background work indexes
     # If another process holds the index writer, it will index what it stored; a
     # cluster that is down is caught up at the next chance (searches say it is down).
     with contextlib.suppress(SearchIndexError, BackendUnavailable):

@@ -390,6 +390,35 @@ def by_relevance(
     return sorted(scored, key=lambda r: -r.score)
 
 
+def judge(
+    ranked: Sequence[Ranked], params: FusionParams, broad: Sequence[Ranked]
+) -> tuple[list[Ranked], list[Ranked]]:
+    """``(by_relevance(ranked, params, broad), cutoff(ranked, params, broad))`` with the
+    features and probabilities computed once for both (a search needs both).
+
+    ``broad`` must be ``broad_cutoff(ranked, params)``. The confident ones carry
+    their probability as their score, as they do in the relevance order.
+    """
+    model = params.relevance
+    if model is None:
+        return list(broad), list(broad)
+    wanted = {r.id for r in broad}
+    rows = features(ranked)
+    at = [i for i, r in enumerate(ranked) if r.id in wanted]
+    probabilities = model.probabilities([rows[i] for i in at])
+    scored: dict[str, Ranked] = {}
+    confident = []
+    for i, p in zip(at, probabilities, strict=True):
+        r = ranked[i]
+        scored[r.id] = Ranked(
+            r.id, p, r.lexical, r.semantic, r.feedback, r.cover, r.title_cover, r.other_lang
+        )
+        if p >= model.threshold:
+            confident.append(scored[r.id])
+    listed = sorted((scored[r.id] for r in broad), key=lambda r: -r.score)
+    return listed, confident
+
+
 def cutoff(
     ranked: Sequence[Ranked], params: FusionParams, broad: Sequence[Ranked] | None = None
 ) -> list[Ranked]:

@@ -27,10 +27,9 @@ from newsdesk.ranking import (
     Ranked,
     TermPresence,
     broad_cutoff,
-    by_relevance,
-    cutoff,
     features,
     fuse,
+    judge,
     with_presence,
 )
 from newsdesk.snippets import make_snippet, matched_terms
@@ -134,6 +133,9 @@ class Candidates:
     # Which query terms each candidate holds (hybrid mode with a relevance model).
     presence: dict[str, TermPresence] = field(default_factory=dict)
     term_weights: tuple[float, ...] = ()
+    # The lists fused (with these parameters) when looking up the presence needed
+    # it: ranking with the same parameters reuses it rather than fusing them again.
+    fused: tuple[FusionParams, list[Ranked]] | None = None
 
 
 _QUOTED = re.compile(r'"([^"]*)"')
@@ -294,6 +296,7 @@ class Searcher:
         presence: dict[str, TermPresence] = {}
         weights: tuple[float, ...] = ()
         params = self.policy.fusion
+        fused: list[Ranked] = []
         if mode == "hybrid" and terms and params.relevance is not None:
             # Only the broad set is judged by the relevance model: look those up.
             fused = fuse(lexical, semantic, params, feedback)
@@ -309,7 +312,9 @@ class Searcher:
             lang = detect_language(parsed.semantic_text)
             presence = self.lexical.presence(terms, ids, lang if lang in ("zh", "en") else "")
             weights = self.lexical.term_weights(terms)
-        return Candidates(lexical, semantic, mode, feedback, presence, weights)
+        return Candidates(
+            lexical, semantic, mode, feedback, presence, weights, (params, fused) if fused else None
+        )
 
     def _feedback_vector(
         self,
@@ -366,19 +371,15 @@ class Searcher:
     def rank_all(self, found: Candidates) -> tuple[list[Ranked], list[Ranked]]:
         """(the candidates that may be relevant, the confident ones), both best first."""
         params = self._params(found.mode)
-        fused = fuse(found.lexical, found.semantic, params, found.feedback)
+        if found.fused is not None and found.fused[0] is params:
+            fused = list(found.fused[1])
+        else:
+            fused = fuse(found.lexical, found.semantic, params, found.feedback)
         if found.presence:
             fused = with_presence(fused, found.presence, found.term_weights)
-        broad = broad_cutoff(fused, params)
-        confident = cutoff(fused, params, broad)
-        keep = {r.id for r in broad} | {r.id for r in confident}
-        # Best first by the decision's own probability (the confident ones first),
-        # which is then each result's score, whatever the sort.
-        listed = by_relevance(fused, params, [r for r in fused if r.id in keep])
-        if params.relevance is not None:
-            scored = {r.id: r for r in listed}
-            confident = [scored.get(r.id, r) for r in confident]
-        return listed, confident
+        # The broad set, best first by the decision's own probability (the confident
+        # ones first), which is then each result's score, whatever the sort.
+        return judge(fused, params, broad_cutoff(fused, params))
 
     def search(self, request: SearchRequest) -> SearchResults:
         self._validate(request)

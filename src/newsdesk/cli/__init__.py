@@ -581,17 +581,28 @@ def index_rebuild(state: State) -> None:
     err.print(f"indexed {n} document(s){target}")
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, workers: int = 1, threads: int | None = None) -> None:
     import uvicorn  # local imports: only the serving commands need the ASGI server
     from threadpoolctl import threadpool_limits
 
     from newsdesk.web.app import create_app, print_ready
+    from newsdesk.web.workers import BackgroundRole, serve_workers
+
+    if workers > 1:
+        err.print(
+            f"serving on http://{settings.host}:{settings.port}/ with {workers} worker"
+            " processes (Ctrl-C to stop); each accepts requests once warm"
+        )
+        serve_workers(settings, workers, threads)
+        return
+    role = BackgroundRole(settings.home)
+    role.try_take()
 
     # Requests already run in parallel threads; a multi-threaded BLAS inside each
     # query's vector scan oversubscribes the cores (measured: 30 -> 48 API req/s with
     # 8 clients on 2 cores at 30k documents, bench/web.md).
     with threadpool_limits(limits=1):
-        app = create_app(settings, on_ready=print_ready)
+        app = create_app(settings, on_ready=print_ready, role=role, threads=threads)
         engine: Engine = app.state.engine
         if engine.catching_up:
             err.print(
@@ -602,17 +613,43 @@ def _serve(settings: Settings) -> None:
             f"serving on http://{settings.host}:{settings.port}/  (Ctrl-C to stop); warming up"
             " (/api/v1/health answers 503 until ready)"
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+        )
 
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [8000].")
+@click.option(
+    "--workers",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="Server processes sharing the port (auto: one per core). Each holds its own"
+    " models and caches; the vectors are shared.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Requests each process works on at once [40]. Fewer waste less CPU under load"
+    " (Python runs one thread at a time); a slow request (ingest by URL) holds one.",
+)
 @click.pass_obj
 @handle_errors
-def serve(state: State, host: str | None, port: int | None) -> None:
-    """Serve the web UI and the JSON API."""
-    _serve(state.settings(host=host, port=port))
+def serve(
+    state: State, host: str | None, port: int | None, workers: str, threads: int | None
+) -> None:
+    """Serve the web UI and the JSON API.
+
+    One process answers one search at a time per core it can use (Python's global
+    lock); --workers N starts N processes on the same port, of which exactly one
+    keeps the home's indexes up.
+    """
+    from newsdesk.web.workers import worker_count
+
+    _serve(state.settings(host=host, port=port), worker_count(workers), threads)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -77,6 +77,11 @@ class LexicalHit:
     score: float
 
 
+# Terms looked up per presence query: two score bits each and one for the language,
+# 23 bits, all exact in a float32 score.
+_TERMS_PER_QUERY = 11
+
+
 def _schema() -> Any:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
@@ -332,40 +337,58 @@ class LexicalIndex:
     ) -> dict[str, TermPresence]:
         """Which of ``terms`` each of ``ids`` holds, and whether it is in language ``lang``.
 
-        One query per term and field, each restricted to ``ids`` (a few hundred
-        candidates), so the cost does not grow with the collection.
+        One query restricted to ``ids`` (a few hundred candidates) per 11 terms, so
+        the cost does not grow with the collection: each term's title and body
+        clause and the language clause add a distinct power of two to a document's
+        score (constant scores, summed exactly in float32), so the score says which
+        of them it matched.
         """
         if not ids:
             return {}
         occ = tantivy.Occur
         searcher = self._index.searcher()
-        # The candidates once, as a term set; documents are then told apart by their
-        # address (reading a stored id costs more than the search itself).
-        restrict = (occ.Must, tantivy.Query.term_set_query(self._schema, "id", list(ids)))
+        schema = self._schema
+        restrict = (
+            occ.Must,
+            tantivy.Query.const_score_query(
+                tantivy.Query.term_set_query(schema, "id", list(ids)), 0.0
+            ),
+        )
         limit = len(ids)
-        at = {
-            (a.segment_ord, a.doc): searcher.doc(a)["id"][0]
-            for _, a in searcher.search(
-                tantivy.Query.boolean_query([restrict]), limit, count=False
-            ).hits
-        }
-
-        def found(extra: Any) -> set[str]:
-            q = tantivy.Query.boolean_query([restrict, (occ.Must, extra)])
-            hits = searcher.search(q, limit, count=False).hits
-            return {at[(a.segment_ord, a.doc)] for _, a in hits}
-
         anywhere = dict.fromkeys(ids, 0)
         title = dict.fromkeys(ids, 0)
-        for i, term in enumerate(terms[:30]):
-            in_title = found(tantivy.Query.term_query(self._schema, "title", term))
-            in_body = found(tantivy.Query.term_query(self._schema, "body", term))
-            for doc_id in in_title:
-                title[doc_id] |= 1 << i
-            for doc_id in in_title | in_body:
-                anywhere[doc_id] |= 1 << i
-        same = found(tantivy.Query.term_query(self._schema, "lang", lang)) if lang else set(ids)
-        return {d: TermPresence(anywhere[d], title[d], d in same) for d in ids}
+        same = dict.fromkeys(ids, not lang)
+        # Stored ids by address: reading one costs more than the search itself.
+        at: dict[tuple[int, int], str] = {}
+        terms = list(terms[:30])
+        for start in range(0, max(1, len(terms)), _TERMS_PER_QUERY):
+            group = terms[start : start + _TERMS_PER_QUERY]
+            clauses = [restrict]
+            for i, term in enumerate(group):
+                for field_name, bit in (("title", 2 * i + 1), ("body", 2 * i + 2)):
+                    clause = tantivy.Query.term_query(schema, field_name, term)
+                    clauses.append(
+                        (occ.Should, tantivy.Query.const_score_query(clause, float(1 << bit)))
+                    )
+            if lang and start == 0:
+                clause = tantivy.Query.term_query(schema, "lang", lang)
+                clauses.append((occ.Should, tantivy.Query.const_score_query(clause, 1.0)))
+            query = tantivy.Query.boolean_query(clauses)
+            for score, a in searcher.search(query, limit, count=False).hits:
+                key = (a.segment_ord, a.doc)
+                doc_id = at.get(key)
+                if doc_id is None:
+                    doc_id = at[key] = searcher.doc(a)["id"][0]
+                bits = int(score)
+                if lang and start == 0 and bits & 1:
+                    same[doc_id] = True
+                for i in range(len(group)):
+                    in_title = bits >> (2 * i + 1) & 1
+                    if in_title:
+                        title[doc_id] |= 1 << (start + i)
+                    if in_title or bits >> (2 * i + 2) & 1:
+                        anywhere[doc_id] |= 1 << (start + i)
+        return {d: TermPresence(anywhere[d], title[d], same[d]) for d in ids}
 
     def browse(self, query: LexicalQuery, limit: int) -> list[LexicalHit]:
         """Newest documents matching only the filters of ``query`` (its terms are ignored)."""

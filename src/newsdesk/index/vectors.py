@@ -125,6 +125,7 @@ class VectorIndex:
         ann_threshold: int = DEFAULT_ANN_THRESHOLD,
         ann_ef: int = DEFAULT_ANN_EF,
         grow_in_background: bool = False,
+        read_only: bool = False,
     ) -> None:
         """Vectors of ``store`` made by ``embedder``.
 
@@ -136,6 +137,9 @@ class VectorIndex:
         ``grow_in_background``: build or grow the graph on a daemon thread (a server,
         whose refreshes run in requests) rather than within :meth:`refresh`; searches
         scan the rows it lacks exactly meanwhile.
+        ``read_only``: never write the files (one of several server processes on a
+        home: another one saves the rows and grows the graph, and :meth:`refresh`
+        maps what it wrote); it can be turned off later (:attr:`read_only`).
         """
         self.store = store
         self.embedder = embedder
@@ -144,6 +148,7 @@ class VectorIndex:
         self.ann_threshold = ann_threshold
         self.ann_ef = ann_ef
         self.grow_in_background = grow_in_background
+        self.read_only = read_only
         self._growing: threading.Thread | None = None
         # Recent query vectors by (embedder id, exact text), least recent first.
         self._queries: OrderedDict[tuple[str, str], NDArray[np.float32]] = OrderedDict()
@@ -319,7 +324,8 @@ class VectorIndex:
                 reason = f"unreadable ({exc})"
         log.warning("vector files in %s rebuilt from the store: %s", self.directory, reason)
         self._reset_memory()
-        self._wipe_files()
+        if not self.read_only:
+            self._wipe_files()
 
     def _unusable(self, state: dict[str, Any]) -> str:
         if state.get("format") != _FORMAT:
@@ -454,8 +460,10 @@ class VectorIndex:
                 with self._lock:
                     self._add(rows)
                     self._loaded_rev = rows[-1].rev
-                if len(self._ids) - self._saved >= _FLUSH_ROWS:
+                if len(self._ids) - self._saved >= _FLUSH_ROWS and not self.read_only:
                     self._flush()
+            if self.read_only:
+                return  # the writing process saves these rows and grows the graph
             if self.directory is not None and (
                 len(self._ids) > self._saved or self._deletion_seq != self._disk.get("deletion_seq")
             ):
@@ -789,7 +797,13 @@ class VectorIndex:
                 sims = np.concatenate([more_sims, sims])
                 order = np.argsort(-sims, kind="stable")[:limit]
                 slots, sims = slots[order], sims[order]
-            out.append([VectorHit(ids[s], float(v)) for s, v in zip(slots, sims, strict=True)])
+            # As Python numbers first: the same values, without a numpy scalar each.
+            out.append(
+                [
+                    VectorHit(ids[s], v)
+                    for s, v in zip(slots.tolist(), sims.astype(np.float32).tolist(), strict=True)
+                ]
+            )
         return out
 
     def _scan(self, q: NDArray[np.float32], start: int, stop: int) -> NDArray[np.float32]:

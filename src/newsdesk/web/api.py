@@ -7,6 +7,7 @@ configured they are disabled. Read endpoints are open unless ``api_token_for_rea
 from __future__ import annotations
 
 import hmac
+import os
 import re
 import tempfile
 import threading
@@ -116,6 +117,8 @@ def register(app: FastAPI, engine: Engine, settings: Settings) -> None:
             "catch_up_error": engine.catch_up_error,
             "warm_up_seconds": round(warm_up.seconds, 3) if warm_up is not None else 0.0,
             "warm_up_error": warm_up.error if warm_up is not None else "",
+            "process_id": os.getpid(),
+            "background_work": engine.background,
         }
 
     @app.get(

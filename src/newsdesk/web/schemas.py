@@ -176,6 +176,14 @@ class HealthOut(Out):
     warm_up_error: str = Field(
         default="", description="Why the warm-up failed (the server still serves what it can)"
     )
+    process_id: int = Field(
+        default=0, description="The server process that answered (one of --workers)"
+    )
+    background_work: bool = Field(
+        default=True,
+        description="Whether this process keeps the home's indexes up; exactly one of a"
+        " home's server processes does",
+    )
 
 
 # -- changes ----------------------------------------------------------------------------
