@@ -201,3 +201,39 @@ def test_query_vectors_are_cached_by_text_and_model(
         vectors.clear_query_cache()
         vectors.embed_query("乙")
         assert counting.texts[-1] == "乙"
+
+
+def test_the_embedded_count_from_the_watermark_equals_a_count_of_every_vector(
+    tmp_path: Path,
+) -> None:
+    # Status and health count the documents with a current vector from the watermark
+    # (the documents up to it, plus those changed since that have one) instead of
+    # joining every vector: the same number through deferred, partial, updated and
+    # deleted documents.
+    with open_engine(_settings(tmp_path / "home")) as engine:
+        vectors = engine.vectors
+        assert vectors is not None
+        store = engine.store
+
+        def agree(expected: int) -> None:
+            assert store.count_embedded() == expected
+            assert vectors.embedded() == expected
+            assert vectors.pending() == store.count_documents() - expected
+            assert engine.status()["embedded"] == expected
+
+        engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", _rows(5))], defer_embeddings=True)
+        agree(0)
+        assert vectors.behind()
+        engine.embed_pending()
+        agree(5)
+        assert not vectors.behind()
+        changed = _rows(5)
+        changed[1]["paragraphs"] = ["改写后的正文：光刻机企业公布了新的计划与数字123。"]
+        engine.ingest_paths([write_jsonl(tmp_path / "b.jsonl", changed)], defer_embeddings=True)
+        agree(4)  # the changed one's vector is of its old revision
+        assert vectors.behind()
+        engine.ingest_paths([write_jsonl(tmp_path / "c.jsonl", _rows(7)[5:])])
+        agree(7)
+        deleted, missing = engine.delete_documents(["zh0"])
+        assert len(deleted) == 1 and not missing
+        agree(6)

@@ -1083,7 +1083,9 @@ class Engine:
         if not self.background:
             return None  # another process on this home does it
         embed = not (self.vectors is None or self.vectors.stale_reason)
-        embed = embed and self.pending_embeddings() > 0
+        # Not the count (pending_embeddings): it reads every vector row, 8 s at a
+        # million documents out of the page cache, on the server's start path.
+        embed = embed and self.vectors is not None and self.vectors.behind()
         summarize = self.summaries_behind()
         if not embed and not summarize:
             return None
@@ -1433,7 +1435,7 @@ class Engine:
     def _embedded_count(self) -> int:
         if self.vectors is None or self.vectors.stale_reason:
             return 0
-        return self.store.count_embedded()
+        return self.vectors.embedded()
 
 
 def open_engine(settings: Settings, **kwargs: Any) -> Engine:

@@ -605,9 +605,11 @@ def _serve(settings: Settings, workers: int = 1, threads: int | None = None) -> 
         app = create_app(settings, on_ready=print_ready, role=role, threads=threads)
         engine: Engine = app.state.engine
         if engine.catching_up:
+            # No count here: counting the vectors reads them all (seconds on a large,
+            # cold home) and would hold the server's start.
             err.print(
-                f"embedding {engine.pending_embeddings()} document(s) without vectors in the"
-                " background (see /api/v1/health)"
+                "catching up in the background: summarizing and embedding what was stored"
+                " since the last run (see /api/v1/health)"
             )
         err.print(
             f"serving on http://{settings.host}:{settings.port}/  (Ctrl-C to stop); warming up"

@@ -217,8 +217,26 @@ class VectorIndex:
         state = self._state()
         return state[0] if state and not self.stale_reason else 0
 
+    def embedded(self) -> int:
+        """Documents whose stored vector was made from their present revision.
+
+        Every document up to the watermark has one (:meth:`catch_up` embeds all that
+        changed after it, and moves it in the same transaction as their vectors), so
+        only those changed since are looked at: an index range count, where a join of
+        every vector took 0.9 s at a million documents, and 8 s out of the page cache
+        (this is what ``/api/v1/health`` and a server's start ask).
+        """
+        upto = self.watermark
+        return self.store.count_documents(upto) + self.store.count_embedded(upto)
+
     def pending(self) -> int:
-        return self.store.count_documents() - self.store.count_embedded()
+        return self.store.count_documents() - self.embedded()
+
+    def behind(self) -> bool:
+        """Whether documents were stored since the vectors were last caught up: what
+        :meth:`catch_up` would embed. Two indexed lookups, where :meth:`pending`
+        counts every vector (seconds at a million documents out of the page cache)."""
+        return self.store.max_rev() > self.watermark
 
     # -- writing -------------------------------------------------------------------------
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:

@@ -565,12 +565,14 @@ class PostgresStore:
         )
         return [r["id"] for r in rows]
 
-    def count_embedded(self) -> int:
-        """Documents whose stored vector was made from their present revision."""
+    def count_embedded(self, after_rev: int = 0) -> int:
+        """Documents changed after ``after_rev`` whose stored vector was made from their
+        present revision (all of them with the default)."""
         return int(
             self._one(
-                "SELECT COUNT(*) FROM embeddings e JOIN documents d ON d.id = e.doc_id"
-                " AND d.rev = e.rev"
+                "SELECT COUNT(*) FROM documents d JOIN embeddings e ON e.doc_id = d.id"
+                " AND e.rev = d.rev WHERE d.rev > %s",
+                (after_rev,),
             )
         )
 
