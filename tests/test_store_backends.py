@@ -651,3 +651,44 @@ def test_a_deletion_reaches_every_machines_index_copy(pg_url: str, tmp_path: Pat
         # A third machine's fresh copy never holds it.
         with engine("c") as c:
             assert c.lexical.num_docs() == n - 1
+
+
+def test_band_keys_put_in_a_transaction_are_seen_and_kept_as_the_documents_are(
+    stores: Stores,
+) -> None:
+    # A transaction may write its documents' band keys only at its commit (SQLite
+    # does, sorted): lookups inside it still see them, a document rolled back by its
+    # savepoint takes its keys with it, a document put twice keeps its last keys, and
+    # a document deleted in the same transaction leaves none behind.
+    store = stores.store
+
+    def put(doc: Document) -> list[int]:
+        sig, _ = dedupe.fingerprint(p.text for p in doc.paragraphs)
+        bands = dedupe.band_keys(sig)
+        store.put(doc, minhash=dedupe.signature_to_bytes(sig), bands=bands, summary=None)
+        return bands
+
+    other = (
+        "今年夏季全国多地出现持续高温天气，气象部门连续发布橙色预警，提醒居民减少午后外出。"
+        "电力公司表示，用电负荷已创历史新高，部分地区实行错峰供电，确保居民生活用电稳定。"
+    )
+    with store.transaction():
+        a_bands = put(_doc("a", [LONG]))
+        assert {d for d, *_ in store.story_candidates(a_bands, "x")} == {"a"}
+        found = store.band_neighbours([a_bands])
+        assert {row[0] for rows in found.values() for row in rows} == {"a"}
+        with pytest.raises(ZeroDivisionError), store.savepoint():
+            put(_doc("b", [other]))
+            raise ZeroDivisionError
+        c_first = put(_doc("c", [other]))
+        c_last = put(_doc("c", [other, "第二段：另一家公司宣布了新的计划。"]))
+        put(_doc("d", [LONG + "补充一句。"]))
+        store.delete_documents(["d"])
+    assert store.get_document("b") is None
+    assert {d for d, *_ in store.story_candidates(a_bands, "x")} == {"a"}
+    assert {d for d, *_ in store.story_candidates(c_last, "x")} == {"c"}
+    stale = {(band, k) for band, k in enumerate(c_first) if c_last[band] != k}
+    assert stale
+    found = store.band_neighbours([c_first])
+    assert all("c" not in {row[0] for row in found.get(bk, [])} for bk in stale)
+    assert any(row[0] == "c" for rows in store.band_neighbours([c_last]).values() for row in rows)
