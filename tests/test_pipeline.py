@@ -161,3 +161,16 @@ def test_summaries_left_by_a_stopped_ingest_are_caught_up_on_start(tmp_path: Pat
         assert engine.status()["summarized"] == engine.status()["documents"] > 300
         assert not engine.summaries_behind()
         assert engine.catch_up_in_background() is None  # nothing left to do
+
+
+def test_ingest_workers_run_below_the_writers_priority() -> None:
+    """The writer is the bottleneck: its helpers must not take its core."""
+    from newsdesk.pipeline import WORKER_NICENESS, Preparer
+    from newsdesk.summarize.extractive import ExtractiveSummarizer
+
+    own = os.nice(0)
+    with Preparer(ExtractiveSummarizer, ExtractiveSummarizer(), 2) as preparer:
+        pool = preparer._started()
+        assert pool is not None
+        seen = set(pool.map(os.nice, [0] * 8, chunksize=1))
+    assert seen == {min(19, own + WORKER_NICENESS)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import threading
 import time
 from collections import Counter
@@ -242,12 +243,12 @@ class _BatchGrouping:
         stored: dict[tuple[int, int], list[tuple[str, str, bytes, int | None]]],
         band_keys: Sequence[Sequence[int]],
     ) -> None:
-        pairs = [pair for keys in band_keys for pair in enumerate(keys)]
         self._stored = stored
         self._batch: dict[tuple[int, int], dict[str, tuple[str, str, bytes, int | None]]] = {}
         self._bands: dict[str, list[int]] = {}
         # Only a key that two documents of the batch hold can match inside it.
-        self._shared = {pair for pair, n in Counter(pairs).items() if n > 1}
+        counts = Counter(itertools.chain.from_iterable(map(enumerate, band_keys)))
+        self._shared = {pair for pair, n in counts.items() if n > 1}
 
     def candidates(
         self, bands: Sequence[int], exclude: str

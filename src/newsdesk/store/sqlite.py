@@ -839,8 +839,12 @@ class SQLiteStore:
                 )
                 for r in rows:
                     out.setdefault((band, r[0]), []).append((r[1], r[2], r[3], r[4]))
-        pending = self._buffered_matches(
-            conn, {(band, key) for band, keys in wanted.items() for key in keys}
+        pending = (
+            self._buffered_matches(
+                conn, {(band, key) for band, keys in wanted.items() for key in keys}
+            )
+            if self._buffered_bands()  # empty at a batch's start, where this is asked
+            else {}
         )
         for band_key, matches in pending.items():
             have = {row[0] for row in out.get(band_key, [])}
