@@ -164,13 +164,22 @@ def test_summaries_left_by_a_stopped_ingest_are_caught_up_on_start(tmp_path: Pat
 
 
 def test_ingest_workers_run_below_the_writers_priority() -> None:
-    """The writer is the bottleneck: its helpers must not take its core."""
-    from newsdesk.pipeline import WORKER_NICENESS, Preparer
-    from newsdesk.summarize.extractive import ExtractiveSummarizer
-
-    own = os.nice(0)
-    with Preparer(ExtractiveSummarizer, ExtractiveSummarizer(), 2) as preparer:
-        pool = preparer._started()
-        assert pool is not None
-        seen = set(pool.map(os.nice, [0] * 8, chunksize=1))
-    assert seen == {min(19, own + WORKER_NICENESS)}
+    """The writer is the bottleneck: its helpers must not take its core. (In a fresh
+    process: workers fork only from a process with a single Python thread.)"""
+    script = (
+        "import os\n"
+        "from newsdesk.pipeline import WORKER_NICENESS, Preparer\n"
+        "from newsdesk.summarize.extractive import ExtractiveSummarizer\n"
+        "with Preparer(ExtractiveSummarizer, ExtractiveSummarizer(), 2) as preparer:\n"
+        "    pool = preparer._started()\n"
+        "    assert pool is not None, 'no worker pool'\n"
+        "    seen = sorted(set(pool.map(os.nice, [0] * 8, chunksize=1)))\n"
+        "print(os.nice(0), WORKER_NICENESS, *seen)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    own, step, *seen = (int(v) for v in done.stdout.split())
+    assert seen == [min(19, own + step)]
+    assert own == 19 or seen[0] > own
